@@ -1,0 +1,1 @@
+"""Roundtable: the interview-scheduling backend of a talent marketplace."""

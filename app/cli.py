@@ -1,0 +1,183 @@
+"""The `roundtable` command: serve, api, worker, migrate, demo, create-admin."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from app.config import Settings, SettingsError, configure, embedded_secret_key, load_settings
+from app.db import create_engine, create_session_factory
+from app.models import utcnow
+
+
+def _embedded_settings() -> Settings:
+    overrides: dict[str, object] = {}
+    if "ROUNDTABLE_GRAPHIQL" not in os.environ:
+        overrides["graphiql"] = True  # the embedded default is for trying things out
+    settings = load_settings(require_secret=False, **overrides)
+    if not settings.secret_key:
+        settings = settings.model_copy(update={"secret_key": embedded_secret_key()})
+    return configure(settings)
+
+
+def _migrate(settings: Settings) -> None:
+    from app.migrate import upgrade
+
+    upgrade(settings.database_url)
+
+
+async def _seed_and_tokens(
+    settings: Settings, *, seed_if_empty: bool
+) -> list[tuple[str, str, str]]:
+    from app import demo
+
+    engine = create_engine(settings)
+    try:
+        async with create_session_factory(engine)() as session:
+            if seed_if_empty and await demo.is_empty(session):
+                await demo.seed(session=session, settings=settings, now=utcnow())
+            tokens = await demo.demo_tokens(session=session)
+            await session.commit()
+            return [(t.user.role.value, t.user.email, t.token) for t in tokens]
+    finally:
+        await engine.dispose()
+
+
+def _print_tokens(tokens: list[tuple[str, str, str]]) -> None:
+    if not tokens:
+        print("No demo users in this database (it was not empty when first served).")
+        return
+    print("Demo tokens (send as  Authorization: Bearer <token>):")
+    for role, email, token in tokens:
+        print(f"  {role:<16} {email:<36} {token}")
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    settings = _embedded_settings()
+    _migrate(settings)
+    tokens = asyncio.run(_seed_and_tokens(settings, seed_if_empty=True))
+    _print_tokens(tokens)
+    print(f"GraphiQL: http://{args.host}:{args.port}/graphql")
+    print(f"Mail is written to {settings.mail_dir}/ as .eml files")
+    _run_uvicorn(settings, args, embedded=True)
+
+
+def cmd_api(args: argparse.Namespace) -> None:
+    settings = configure(load_settings())
+    _run_uvicorn(settings, args, embedded=False)
+
+
+def _run_uvicorn(settings: Settings, args: argparse.Namespace, *, embedded: bool) -> None:
+    import uvicorn
+
+    from app.main import create_app
+
+    app = create_app(settings)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+
+
+def cmd_worker(_: argparse.Namespace) -> None:
+    raise SystemExit(
+        "roundtable worker: the background workers (outbox relay, mail, calendar sync) are not "
+        "built yet; mail and sync intents are kept in the outbox table until they are."
+    )
+
+
+def cmd_migrate(_: argparse.Namespace) -> None:
+    settings = configure(load_settings(require_secret=False))
+    _migrate(settings)
+    print("database is at the latest schema")
+
+
+def cmd_demo(_: argparse.Namespace) -> None:
+    settings = (
+        _embedded_settings()
+        if "ROUNDTABLE_SECRET_KEY" not in os.environ
+        else configure(load_settings())
+    )
+    _migrate(settings)
+    _print_tokens(asyncio.run(_seed_and_tokens(settings, seed_if_empty=True)))
+
+
+async def _create_admin(settings: Settings, email: str) -> str:
+    from app.models import Role
+    from app.people import service
+    from app.people.tokens import issue_token
+
+    engine = create_engine(settings)
+    try:
+        async with create_session_factory(engine)() as session:
+            address = service.normalise_email(email)
+            user = await service.find_user_by_email(session=session, email=address)
+            if user is None:
+                user = await service.create_user(
+                    session=session,
+                    email=address,
+                    name=address.split("@")[0],
+                    role=Role.ADMIN,
+                    time_zone="UTC",
+                    organization_id=None,
+                )
+            elif user.role is not Role.ADMIN:
+                raise SystemExit(f"{address} exists and is a {user.role.value}, not an admin")
+            token = await issue_token(session=session, user=user)
+            await session.commit()
+            return token
+    finally:
+        await engine.dispose()
+
+
+def cmd_create_admin(args: argparse.Namespace) -> None:
+    from app.errors import ServiceError
+
+    settings = configure(load_settings(require_secret=False))
+    _migrate(settings)
+    try:
+        token = asyncio.run(_create_admin(settings, args.email))
+    except ServiceError as exc:
+        raise SystemExit(f"create-admin: {exc}") from None
+    print(token)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="roundtable", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, func, help_text in [
+        ("serve", cmd_serve, "embedded default: migrate, seed demo data, API + in-process worker"),
+        ("api", cmd_api, "production API process (uvicorn)"),
+    ]:
+        sub = commands.add_parser(name, help=help_text)
+        sub.add_argument("--host", default="127.0.0.1")
+        sub.add_argument("--port", type=int, default=8000)
+        sub.set_defaults(func=func)
+    commands.add_parser("worker", help="production worker process (dramatiq)").set_defaults(
+        func=cmd_worker
+    )
+    commands.add_parser("migrate", help="upgrade the database to the latest schema").set_defaults(
+        func=cmd_migrate
+    )
+    commands.add_parser("demo", help="seed demo data and print a token per demo user").set_defaults(
+        func=cmd_demo
+    )
+    admin = commands.add_parser("create-admin", help="create or find an admin, print a new token")
+    admin.add_argument("--email", required=True)
+    admin.set_defaults(func=cmd_create_admin)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except SettingsError as exc:
+        print(f"roundtable: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""One settings object, read from ROUNDTABLE_* environment variables and validated at start."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_VAR_DIR = Path("var")
+
+
+class SettingsError(Exception):
+    """A setting is missing or wrong; the message names the environment variable."""
+
+
+def async_database_url(url: str) -> str:
+    """Accept plain postgresql:// and sqlite:/// URLs and choose the async driver for them."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError("expected a URL such as postgresql://user@host/db or sqlite:///path")
+    base = scheme.split("+", 1)[0]
+    if base in {"postgresql", "postgres"}:
+        return f"postgresql+asyncpg://{rest}"
+    if base == "sqlite":
+        return f"sqlite+aiosqlite://{rest}"
+    raise ValueError(f"unsupported database {scheme!r}: use postgresql:// or sqlite:///")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ROUNDTABLE_", extra="ignore")
+
+    database_url: str = f"sqlite:///{DEFAULT_VAR_DIR / 'roundtable.db'}"
+    broker_url: str = ""
+    smtp_url: str = ""
+    mail_dir: Path = DEFAULT_VAR_DIR / "mail"
+    mail_from: str = "Roundtable <interviews@roundtable.example.com>"
+    public_url: str = "http://127.0.0.1:8000"
+    secret_key: str = ""
+    graphiql: bool = False
+    min_notice_minutes: int = Field(default=120, ge=0)
+    reminder_after_hours: int = Field(default=24, ge=1)
+    max_windows: int = Field(default=50, ge=2)
+    max_days_ahead: int = Field(default=90, ge=1)
+    conference_url_template: str = "https://meet.roundtable.local/{interview_id}"
+    google_client_id: str = ""
+    google_client_secret: str = ""
+    google_api_url: str = ""
+    microsoft_client_id: str = ""
+    microsoft_client_secret: str = ""
+    microsoft_api_url: str = ""
+    max_query_depth: int = Field(default=10, ge=3)
+    max_query_tokens: int = Field(default=2000, ge=100)
+    max_query_aliases: int = Field(default=30, ge=1)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        async_database_url(value)
+        return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker_url(cls, value: str) -> str:
+        if value and urlsplit(value).scheme not in {"redis", "rediss", "amqp", "amqps"}:
+            raise ValueError("use a redis:// or amqp:// URL, or leave empty for in-process")
+        return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: str) -> str:
+        if value and urlsplit(value).scheme not in {"smtp", "smtps"}:
+            raise ValueError("use smtp://host:port or smtps://user:password@host:port")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise ValueError("use an absolute http(s) URL such as https://roundtable.example.com")
+        return value.rstrip("/")
+
+    @field_validator("conference_url_template")
+    @classmethod
+    def _conference_template(cls, value: str) -> str:
+        if "{interview_id}" not in value:
+            raise ValueError("the template must contain {interview_id}")
+        return value
+
+    @property
+    def async_database_url(self) -> str:
+        return async_database_url(self.database_url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.async_database_url.startswith("sqlite")
+
+
+def load_settings(*, require_secret: bool = True, **overrides: object) -> Settings:
+    """Read the environment; a bad value raises SettingsError naming the variable."""
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = [
+            f"ROUNDTABLE_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        ]
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None
+    if require_secret and len(settings.secret_key) < 32:
+        raise SettingsError(
+            "ROUNDTABLE_SECRET_KEY: required, at least 32 characters "
+            "(it encrypts calendar tokens and signs OAuth state)"
+        )
+    return settings
+
+
+def embedded_secret_key(var_dir: Path = DEFAULT_VAR_DIR) -> str:
+    """The embedded default keeps a generated key under ./var so restarts can read old data."""
+    key_file = var_dir / "secret.key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    key_file.write_text(key)
+    key_file.chmod(0o600)
+    return key
+
+
+_current: Settings | None = None
+
+
+def configure(settings: Settings) -> Settings:
+    """Install the process-wide settings (called once by the CLI or the test fixtures)."""
+    global _current
+    _current = settings
+    return settings
+
+
+def get_settings() -> Settings:
+    global _current
+    if _current is None:
+        _current = load_settings()
+    return _current

@@ -1,0 +1,37 @@
+"""SQLAlchemy tables, one small module per aggregate."""
+
+from app.models.base import Base, utcnow
+from app.models.hiring import Project, Proposal, ProposalStatus
+from app.models.interviews import (
+    AvailabilityWindow,
+    Interview,
+    InterviewStatus,
+    Participant,
+    ParticipantKind,
+    SlotReservation,
+    SyncState,
+)
+from app.models.messaging import Notification, OutboxMessage, OutboxStatus
+from app.models.people import ApiToken, Organization, Role, User
+
+__all__ = [
+    "ApiToken",
+    "AvailabilityWindow",
+    "Base",
+    "Interview",
+    "InterviewStatus",
+    "Notification",
+    "Organization",
+    "OutboxMessage",
+    "OutboxStatus",
+    "Participant",
+    "ParticipantKind",
+    "Project",
+    "Proposal",
+    "ProposalStatus",
+    "Role",
+    "SlotReservation",
+    "SyncState",
+    "User",
+    "utcnow",
+]

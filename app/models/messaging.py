@@ -1,0 +1,57 @@
+"""In-app notifications and the transactional outbox of work for the background workers."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.models.base import Base, CreatedAtMixin, IdMixin, utcnow
+
+
+class Notification(IdMixin, CreatedAtMixin, Base):
+    __tablename__ = "notifications"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    interview_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("interviews.id"), default=None, index=True
+    )
+    kind: Mapped[str] = mapped_column(String(60))
+    message: Mapped[str] = mapped_column(Text)
+    read_at: Mapped[datetime | None] = mapped_column(default=None)
+    email_outbox_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("outbox_messages.id"), default=None
+    )
+    # Declared so the unit of work inserts the outbox row before the notification.
+    email_outbox: Mapped[OutboxMessage | None] = relationship(lazy="raise")
+
+
+class OutboxStatus(enum.StrEnum):
+    PENDING = "PENDING"
+    DONE = "DONE"
+    FAILED = "FAILED"
+
+
+class OutboxMessage(IdMixin, CreatedAtMixin, Base):
+    """Work promised in the same transaction as the change that caused it.
+
+    The relay publishes PENDING rows to the broker after commit and sweeps for missed ones;
+    actors mark rows DONE, so a second delivery of the same message does nothing.
+    """
+
+    __tablename__ = "outbox_messages"
+
+    topic: Mapped[str] = mapped_column(String(60), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[OutboxStatus] = mapped_column(
+        Enum(OutboxStatus, native_enum=False, length=10), default=OutboxStatus.PENDING, index=True
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    available_at: Mapped[datetime] = mapped_column(default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(default=None)
+    processed_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -1,0 +1,47 @@
+"""Organizations, users and their API tokens."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Enum, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, CreatedAtMixin, IdMixin
+
+
+class Role(enum.StrEnum):
+    HIRING_MEMBER = "HIRING_MEMBER"
+    CANDIDATE = "CANDIDATE"
+    ACCOUNT_MANAGER = "ACCOUNT_MANAGER"
+    ADMIN = "ADMIN"
+
+
+class Organization(IdMixin, CreatedAtMixin, Base):
+    __tablename__ = "organizations"
+
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class User(IdMixin, CreatedAtMixin, Base):
+    __tablename__ = "users"
+
+    # Stored lower-cased: addresses are compared case-insensitively everywhere.
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=20))
+    time_zone: Mapped[str] = mapped_column(String(64))
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organizations.id"), index=True
+    )
+
+
+class ApiToken(IdMixin, CreatedAtMixin, Base):
+    __tablename__ = "api_tokens"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    # SHA-256 of the token: the token itself is shown once and never stored.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)

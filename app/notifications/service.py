@@ -1,0 +1,84 @@
+"""Record what must be told to whom, in the transaction of the change that causes it.
+
+Each in-app notification is a row the recipient sees at once; each mail is an outbox row
+that the background workers deliver after commit (at least once, idempotently).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import Interview, Notification, OutboxMessage, User
+from app.notifications.kinds import InviteMethod, MessageKind
+
+MAIL_TOPIC = "mail"
+OUTBOX_WRITTEN = "roundtable.outbox_written"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Someone to tell: a user (in-app and mail) or an invitee known only by email."""
+
+    email: str
+    time_zone: str
+    user: User | None = None
+    invite: InviteMethod | None = None
+
+
+def enqueue(session: AsyncSession, *, topic: str, payload: dict[str, Any]) -> OutboxMessage:
+    message = OutboxMessage(id=uuid.uuid4(), topic=topic, payload=payload)
+    session.add(message)
+    # Tells the unit of work to wake the outbox relay once the transaction commits.
+    session.info[OUTBOX_WRITTEN] = True
+    return message
+
+
+def tell(
+    session: AsyncSession,
+    *,
+    recipients: Iterable[Recipient],
+    kind: MessageKind,
+    interview: Interview | None,
+    message: str,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """One notification (for users) and one mail (for everyone) per distinct address."""
+    seen: set[str] = set()
+    for recipient in recipients:
+        if recipient.email in seen:
+            continue
+        seen.add(recipient.email)
+        mail = enqueue(
+            session,
+            topic=MAIL_TOPIC,
+            payload={
+                "kind": kind.value,
+                "to": recipient.email,
+                "user_id": str(recipient.user.id) if recipient.user else None,
+                "time_zone": recipient.time_zone,
+                "interview_id": str(interview.id) if interview else None,
+                "invite": recipient.invite.value if recipient.invite else None,
+                "sequence": interview.ical_sequence if interview else None,
+                "message": message,
+                **(extra or {}),
+            },
+        )
+        if recipient.user is not None:
+            session.add(
+                Notification(
+                    user_id=recipient.user.id,
+                    interview_id=interview.id if interview else None,
+                    kind=kind.value,
+                    message=message,
+                    email_outbox=mail,
+                )
+            )
+
+
+def user_recipient(user: User, invite: InviteMethod | None = None) -> Recipient:
+    return Recipient(email=user.email, time_zone=user.time_zone, user=user, invite=invite)

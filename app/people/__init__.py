@@ -1,0 +1,1 @@
+"""Organizations, users, projects, proposals and API tokens: what the marketplace feeds us."""

@@ -1,0 +1,148 @@
+"""Admin services: create organizations, users, projects and proposals."""
+
+from __future__ import annotations
+
+import uuid
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.errors import ErrorCode, FieldError, ServiceError, not_found, validation
+from app.models import Organization, Project, Proposal, Role, User
+from app.timezones import zone
+
+
+def normalise_email(value: str, field: str = "email") -> str:
+    """The canonical lower-cased address, or a VALIDATION error naming the field."""
+    try:
+        result = validate_email(value.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        message = f"{value!r} is not a valid email address: {exc}"
+        raise ServiceError([validation(message, field)]) from None
+    return result.normalized.lower()
+
+
+def _required_text(value: str, field: str, limit: int) -> str:
+    text = value.strip()
+    if not text:
+        raise ServiceError([validation(f"{field} must not be empty", field)])
+    if len(text) > limit:
+        raise ServiceError([validation(f"{field} is longer than {limit} characters", field)])
+    return text
+
+
+async def create_organization(*, session: AsyncSession, name: str) -> Organization:
+    organization = Organization(name=_required_text(name, "name", 200))
+    session.add(organization)
+    await session.flush()
+    return organization
+
+
+async def find_user_by_email(*, session: AsyncSession, email: str) -> User | None:
+    return await session.scalar(select(User).where(func.lower(User.email) == email.lower()))
+
+
+async def create_user(
+    *,
+    session: AsyncSession,
+    email: str,
+    name: str,
+    role: Role,
+    time_zone: str,
+    organization_id: uuid.UUID | None,
+) -> User:
+    errors: list[FieldError] = []
+    address = ""
+    try:
+        address = normalise_email(email)
+    except ServiceError as exc:
+        errors.extend(exc.errors)
+    if zone(time_zone) is None:
+        errors.append(validation(f"{time_zone!r} is not an IANA time zone", "timeZone"))
+    if not name.strip():
+        errors.append(validation("name must not be empty", "name"))
+    if role is Role.HIRING_MEMBER and organization_id is None:
+        errors.append(validation("a hiring member belongs to an organization", "organizationId"))
+    if role is not Role.HIRING_MEMBER and organization_id is not None:
+        errors.append(validation("only hiring members belong to an organization", "organizationId"))
+    if organization_id is not None and await session.get(Organization, organization_id) is None:
+        errors.append(FieldError(ErrorCode.NOT_FOUND, "organization not found", "organizationId"))
+    if address and await find_user_by_email(session=session, email=address) is not None:
+        errors.append(validation(f"a user with email {address} already exists", "email"))
+    if errors:
+        raise ServiceError(errors)
+    user = User(
+        email=address,
+        name=name.strip()[:200],
+        role=role,
+        time_zone=time_zone,
+        organization_id=organization_id,
+    )
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def create_project(
+    *,
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    title: str,
+    account_manager_id: uuid.UUID,
+) -> Project:
+    errors: list[FieldError] = []
+    if not title.strip():
+        errors.append(validation("title must not be empty", "title"))
+    if await session.get(Organization, organization_id) is None:
+        errors.append(FieldError(ErrorCode.NOT_FOUND, "organization not found", "organizationId"))
+    manager = await session.get(User, account_manager_id)
+    if manager is None:
+        errors.append(FieldError(ErrorCode.NOT_FOUND, "user not found", "accountManagerId"))
+    elif manager.role is not Role.ACCOUNT_MANAGER:
+        errors.append(validation("this user is not an account manager", "accountManagerId"))
+    if errors:
+        raise ServiceError(errors)
+    project = Project(
+        organization_id=organization_id,
+        title=title.strip()[:300],
+        account_manager_id=account_manager_id,
+    )
+    session.add(project)
+    await session.flush()
+    return project
+
+
+async def create_proposal(
+    *, session: AsyncSession, project_id: uuid.UUID, candidate_id: uuid.UUID
+) -> Proposal:
+    errors: list[FieldError] = []
+    if await session.get(Project, project_id) is None:
+        errors.append(FieldError(ErrorCode.NOT_FOUND, "project not found", "projectId"))
+    candidate = await session.get(User, candidate_id)
+    if candidate is None:
+        errors.append(FieldError(ErrorCode.NOT_FOUND, "user not found", "candidateId"))
+    elif candidate.role is not Role.CANDIDATE:
+        errors.append(validation("this user is not a candidate", "candidateId"))
+    if errors:
+        raise ServiceError(errors)
+    existing = await session.scalar(
+        select(Proposal.id).where(
+            Proposal.project_id == project_id, Proposal.candidate_id == candidate_id
+        )
+    )
+    if existing is not None:
+        raise ServiceError(
+            [validation("this candidate already applied to this project", "candidateId")]
+        )
+    proposal = Proposal(project_id=project_id, candidate_id=candidate_id)
+    session.add(proposal)
+    await session.flush()
+    return proposal
+
+
+async def get_user(*, session: AsyncSession, user_id: uuid.UUID, field: str = "userId") -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise not_found("user", field)
+    return user

@@ -1,0 +1,1 @@
+"""The scheduling rules: windows, slots, requests, booking and cancelling."""

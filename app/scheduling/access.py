@@ -1,0 +1,60 @@
+"""Loading an interview or proposal for a viewer, with the access rules applied."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.access import Viewer
+from app.errors import ErrorCode, ServiceError, not_found
+from app.models import Interview, Project, Proposal, ProposalStatus
+from app.scheduling import repository
+
+
+@dataclass(frozen=True)
+class InterviewContext:
+    interview: Interview
+    proposal: Proposal
+    project: Project
+
+
+async def proposal_for(
+    session: AsyncSession, viewer: Viewer, proposal_id: uuid.UUID, *, lock: bool = False
+) -> tuple[Proposal, Project]:
+    found = await repository.get_proposal_and_project(session, proposal_id, lock=lock)
+    if found is None or not viewer.can_view_proposal(*found):
+        raise not_found("proposal", "proposalId")
+    return found
+
+
+async def interview_for(
+    session: AsyncSession, viewer: Viewer, interview_id: uuid.UUID, *, lock: bool = False
+) -> InterviewContext:
+    interview = await repository.get_interview(session, interview_id)
+    if interview is None:
+        raise not_found("interview", "interviewId")
+    found = await repository.get_proposal_and_project(session, interview.proposal_id, lock=lock)
+    if found is None or not viewer.can_view_proposal(*found):
+        raise not_found("interview", "interviewId")
+    if lock:
+        # Re-read under the proposal lock: a concurrent change may have committed meanwhile.
+        interview = await repository.get_interview(session, interview_id, lock=True) or interview
+    return InterviewContext(interview, *found)
+
+
+def require_team(viewer: Viewer, project: Project) -> None:
+    if not viewer.can_act_for_organization(project.organization_id):
+        raise ServiceError.one(
+            ErrorCode.FORBIDDEN, "only the hiring team can do this", "interviewId"
+        )
+
+
+def require_open(proposal: Proposal) -> None:
+    if proposal.status is not ProposalStatus.OPEN:
+        raise ServiceError.one(
+            ErrorCode.INVALID_STATE,
+            f"the proposal is {proposal.status.value.lower()}: no more interviews on it",
+            "proposalId",
+        )

@@ -1,0 +1,70 @@
+"""Everyone concerned by an interview, loaded once so each flow can pick whom to tell."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import Interview, Participant, ParticipantKind, Project, Proposal, User
+from app.notifications.kinds import InviteMethod
+from app.notifications.service import Recipient, user_recipient
+from app.scheduling import repository
+
+
+@dataclass(frozen=True)
+class Audience:
+    interview: Interview
+    proposal: Proposal
+    project: Project
+    candidate: User
+    account_manager: User
+    requester: User
+    participants: list[Participant]
+    members: list[User]  # member participants, as users
+
+    @property
+    def invitee_emails(self) -> list[str]:
+        return [p.email for p in self.participants if p.kind is ParticipantKind.INVITEE]
+
+    def candidate_r(self, invite: InviteMethod | None = None) -> Recipient:
+        return user_recipient(self.candidate, invite)
+
+    def manager_r(self) -> Recipient:
+        return user_recipient(self.account_manager)
+
+    def requester_r(self) -> Recipient:
+        return user_recipient(self.requester)
+
+    def members_r(self, invite: InviteMethod | None = None) -> list[Recipient]:
+        # Until calendar sync writes events, every member gets the iCalendar invite by mail.
+        return [user_recipient(member, invite) for member in self.members]
+
+    def invitees_r(self, invite: InviteMethod | None = None) -> list[Recipient]:
+        tz = self.interview.time_zone  # invitees see the team's time zone
+        return [Recipient(email=e, time_zone=tz, invite=invite) for e in self.invitee_emails]
+
+    def team_r(self, invite: InviteMethod | None = None) -> list[Recipient]:
+        # Members first: a requester who also takes part keeps the member's invite.
+        return [*self.members_r(invite), *self.invitees_r(invite), self.requester_r()]
+
+
+async def load_audience(
+    session: AsyncSession, interview: Interview, proposal: Proposal, project: Project
+) -> Audience:
+    participants = await repository.participants_of(session, interview.id)
+    member_ids = {p.user_id for p in participants if p.user_id is not None}
+    people = await repository.users_by_ids(
+        session,
+        member_ids | {proposal.candidate_id, project.account_manager_id, interview.requested_by_id},
+    )
+    return Audience(
+        interview=interview,
+        proposal=proposal,
+        project=project,
+        candidate=people[proposal.candidate_id],
+        account_manager=people[project.account_manager_id],
+        requester=people[interview.requested_by_id],
+        participants=participants,
+        members=[people[p.user_id] for p in participants if p.user_id is not None],
+    )

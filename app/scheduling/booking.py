@@ -1,0 +1,217 @@
+"""The candidate's side: the free slots, booking one, asking for other times."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.access import Viewer
+from app.config import Settings
+from app.errors import ErrorCode, ServiceError, validation
+from app.models import (
+    Interview,
+    InterviewStatus,
+    Role,
+    SlotReservation,
+    SyncState,
+)
+from app.notifications.kinds import InviteMethod, MessageKind
+from app.notifications.service import tell
+from app.notifications.text import when
+from app.scheduling import repository
+from app.scheduling.access import InterviewContext, interview_for, require_open
+from app.scheduling.audience import load_audience
+from app.scheduling.slots import Availability, free_slots, group_by_local_date
+from app.scheduling.windows import TimeRange
+from app.timezones import zone
+
+EXCLUSION_VIOLATION = "23P01"
+
+
+async def available_slots(
+    *,
+    session: AsyncSession,
+    viewer: Viewer,
+    settings: Settings,
+    interview_id: uuid.UUID,
+    time_zone: str,
+    now: datetime,
+) -> Availability:
+    tz = zone(time_zone)
+    if tz is None:
+        raise ServiceError([validation(f"{time_zone!r} is not an IANA time zone", "timeZone")])
+    found = await interview_for(session, viewer, interview_id)
+    if found.interview.status is not InterviewStatus.PENDING:
+        return Availability(days=[], offered=0, free=0)
+    free, offered = await _free_slots(session, settings, found, now)
+    return Availability(days=group_by_local_date(free, tz), offered=offered, free=len(free))
+
+
+async def _free_slots(
+    session: AsyncSession, settings: Settings, found: InterviewContext, now: datetime
+) -> tuple[list[TimeRange], int]:
+    interview = found.interview
+    windows = [
+        TimeRange(w.starts_at, w.ends_at)
+        for w in await repository.windows_of(session, interview.id)
+    ]
+    if not windows:
+        return [], 0
+    people = await _people_to_reserve(session, found)
+    busy = await repository.busy_ranges(
+        session,
+        people,
+        start=min(w.start for w in windows),
+        end=max(w.end for w in windows),
+        exclude_interview_id=interview.id,
+    )
+    return free_slots(
+        windows,
+        duration=timedelta(minutes=interview.duration_minutes),
+        busy=busy,
+        earliest_start=now + timedelta(minutes=settings.min_notice_minutes),
+    )
+
+
+async def _people_to_reserve(session: AsyncSession, found: InterviewContext) -> set[uuid.UUID]:
+    """The member participants and the candidate: nobody may be in two interviews at once."""
+    participants = await repository.participants_of(session, found.interview.id)
+    return {p.user_id for p in participants if p.user_id is not None} | {
+        found.proposal.candidate_id
+    }
+
+
+async def book_slot(
+    *,
+    session: AsyncSession,
+    viewer: Viewer,
+    settings: Settings,
+    interview_id: uuid.UUID,
+    start: datetime,
+    time_zone: str,
+    now: datetime,
+) -> Interview:
+    if zone(time_zone) is None:
+        raise ServiceError([validation(f"{time_zone!r} is not an IANA time zone", "timeZone")])
+    if start.tzinfo is None:
+        raise ServiceError([validation("give the start with its UTC offset", "start")])
+    found = await interview_for(session, viewer, interview_id, lock=True)
+    interview = found.interview
+    if viewer.id != found.proposal.candidate_id:
+        raise ServiceError.one(
+            ErrorCode.FORBIDDEN, "only the candidate can book the interview", "interviewId"
+        )
+    if interview.status is InterviewStatus.BOOKED and interview.booked_start == start:
+        return interview  # the same booking again: answer with it, change nothing
+    if interview.status is not InterviewStatus.PENDING:
+        raise ServiceError.one(
+            ErrorCode.INVALID_STATE,
+            f"the interview is {interview.status.value.lower()}; it cannot be booked",
+            "interviewId",
+        )
+    require_open(found.proposal)
+
+    people = await _people_to_reserve(session, found)
+    await repository.lock_people(session, people)
+    free, _ = await _free_slots(session, settings, found, now)
+    slot = next((s for s in free if s.start == start), None)
+    if slot is None:
+        raise ServiceError.one(
+            ErrorCode.SLOT_UNAVAILABLE,
+            f"{when(start, time_zone)} is not available any more; choose another time",
+            "start",
+        )
+    session.add_all(
+        SlotReservation(
+            interview_id=interview.id, user_id=person, starts_at=slot.start, ends_at=slot.end
+        )
+        for person in sorted(people)
+    )
+    interview.status = InterviewStatus.BOOKED
+    interview.booked_start, interview.booked_end = slot.start, slot.end
+    interview.booked_by_id = viewer.id
+    interview.alternative_times_requested = False
+    interview.conference_url = settings.conference_url_template.format(interview_id=interview.id)
+    interview.conference_provider = "roundtable"
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        if _sqlstate(exc) == EXCLUSION_VIOLATION:
+            raise ServiceError.one(
+                ErrorCode.SLOT_UNAVAILABLE,
+                f"{when(start, time_zone)} was just taken; choose another time",
+                "start",
+            ) from None
+        raise
+    await _tell_booked(session, found, time_zone)
+    return interview
+
+
+def _sqlstate(exc: IntegrityError) -> str | None:
+    return getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+
+
+async def _tell_booked(session: AsyncSession, found: InterviewContext, time_zone: str) -> None:
+    interview = found.interview
+    audience = await load_audience(session, interview, found.proposal, found.project)
+    for participant in audience.participants:
+        participant.sync_state = SyncState.PENDING
+    assert interview.booked_start is not None
+    what = f"round {interview.round} for {found.project.title}"
+    tell(
+        session,
+        recipients=[
+            audience.candidate_r(InviteMethod.REQUEST),
+            *audience.team_r(InviteMethod.REQUEST),
+            audience.manager_r(),
+        ],
+        kind=MessageKind.INTERVIEW_BOOKED,
+        interview=interview,
+        message=(
+            f"{audience.candidate.name} booked the interview ({what}) for "
+            f"{when(interview.booked_start, time_zone)}. Join: {interview.conference_url}"
+        ),
+    )
+
+
+async def request_alternative_times(
+    *,
+    session: AsyncSession,
+    viewer: Viewer,
+    interview_id: uuid.UUID,
+    message: str | None,
+) -> Interview:
+    found = await interview_for(session, viewer, interview_id, lock=True)
+    interview = found.interview
+    if viewer.user.role is not Role.CANDIDATE or viewer.id != found.proposal.candidate_id:
+        raise ServiceError.one(
+            ErrorCode.FORBIDDEN, "only the candidate can ask for other times", "interviewId"
+        )
+    if interview.status is not InterviewStatus.PENDING:
+        raise ServiceError.one(
+            ErrorCode.INVALID_STATE,
+            "other times can be asked for only while the interview is pending",
+            "interviewId",
+        )
+    text = (message or "").strip() or None
+    if text is not None and len(text) > 2000:
+        raise ServiceError([validation("the message is longer than 2000 characters", "message")])
+    if interview.alternative_times_requested and interview.alternative_times_message == text:
+        return interview  # asked already with these words: nobody is told twice
+    interview.alternative_times_requested = True
+    interview.alternative_times_message = text
+    audience = await load_audience(session, interview, found.proposal, found.project)
+    note = f"{audience.candidate.name} did not find a suitable time for round {interview.round}"
+    note += f" ({found.project.title})." + (f' Message: "{text}"' if text else "")
+    tell(
+        session,
+        recipients=[audience.manager_r(), audience.requester_r()],
+        kind=MessageKind.ALTERNATIVE_TIMES_REQUESTED,
+        interview=interview,
+        message=note,
+    )
+    await session.flush()
+    return interview

@@ -1,0 +1,427 @@
+"""The hiring team's side: request, edit, cancel, reschedule, hire."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.access import Viewer
+from app.config import Settings
+from app.errors import ErrorCode, FieldError, ServiceError, validation
+from app.models import (
+    Interview,
+    InterviewStatus,
+    Participant,
+    ParticipantKind,
+    Project,
+    Proposal,
+    ProposalStatus,
+    Role,
+    SyncState,
+    User,
+)
+from app.notifications.kinds import InviteMethod, MessageKind
+from app.notifications.service import tell, user_recipient
+from app.notifications.text import when
+from app.people.service import normalise_email
+from app.scheduling import repository
+from app.scheduling.access import interview_for, proposal_for, require_open, require_team
+from app.scheduling.audience import load_audience
+from app.scheduling.windows import TimeRange, WindowRules, WindowText, parse_windows
+from app.timezones import zone
+
+MIN_DURATION_MINUTES = 15
+MAX_DURATION_MINUTES = 240
+
+
+@dataclass(frozen=True)
+class InterviewRequest:
+    proposal_id: uuid.UUID
+    time_zone: str
+    windows: Sequence[WindowText]
+    participant_ids: Sequence[uuid.UUID] = ()
+    invite_emails: Sequence[str] = ()
+    duration_minutes: int = 30
+
+
+@dataclass
+class _Team:
+    members: list[User] = field(default_factory=list)
+    invitee_emails: list[str] = field(default_factory=list)
+
+
+async def request_interview(
+    *,
+    session: AsyncSession,
+    viewer: Viewer,
+    settings: Settings,
+    request: InterviewRequest,
+    now: datetime,
+    rescheduled_from: Interview | None = None,
+) -> Interview:
+    proposal, project = await proposal_for(session, viewer, request.proposal_id, lock=True)
+    require_team(viewer, project)
+    require_open(proposal)
+    windows, team = await _check_request(session, settings, request, project, now)
+
+    interview = Interview(
+        id=uuid.uuid4(),
+        proposal_id=proposal.id,
+        round=await repository.next_round(session, proposal.id),
+        requested_by_id=viewer.id,
+        time_zone=request.time_zone,
+        duration_minutes=request.duration_minutes,
+        requested_at=now,
+        rescheduled_from_id=rescheduled_from.id if rescheduled_from else None,
+    )
+    session.add(interview)
+    await session.flush()
+    repository.add_windows(session, interview.id, windows)
+    session.add_all(
+        Participant(
+            interview_id=interview.id, kind=ParticipantKind.MEMBER, user_id=m.id, email=m.email
+        )
+        for m in team.members
+    )
+    session.add_all(
+        Participant(interview_id=interview.id, kind=ParticipantKind.INVITEE, email=email)
+        for email in team.invitee_emails
+    )
+    await session.flush()
+
+    audience = await load_audience(session, interview, proposal, project)
+    title = f"round {interview.round} for {project.title}"
+    tell(
+        session,
+        recipients=[audience.candidate_r()],
+        kind=MessageKind.INTERVIEW_REQUESTED,
+        interview=interview,
+        message=f"The hiring team would like to interview you ({title}). Select an interview time.",
+    )
+    tell(
+        session,
+        recipients=[*audience.members_r(), *audience.invitees_r()],
+        kind=MessageKind.ADDED_TO_INTERVIEW,
+        interview=interview,
+        message=f"You were added to the interview with {audience.candidate.name} ({title}).",
+    )
+    tell(
+        session,
+        recipients=[audience.manager_r()],
+        kind=MessageKind.REQUEST_SENT,
+        interview=interview,
+        message=f"{viewer.user.name} sent availability to {audience.candidate.name} ({title}).",
+    )
+    return interview
+
+
+async def _check_request(
+    session: AsyncSession,
+    settings: Settings,
+    request: InterviewRequest,
+    project: Project,
+    now: datetime,
+) -> tuple[list[TimeRange], _Team]:
+    """Every rule at once, so the user sees all their mistakes in one answer."""
+    errors: list[FieldError] = []
+    tz = zone(request.time_zone)
+    if tz is None:
+        errors.append(validation(f"{request.time_zone!r} is not an IANA time zone", "timeZone"))
+    duration = request.duration_minutes
+    if not MIN_DURATION_MINUTES <= duration <= MAX_DURATION_MINUTES:
+        errors.append(
+            validation(
+                f"the duration must be between {MIN_DURATION_MINUTES} and "
+                f"{MAX_DURATION_MINUTES} minutes",
+                "durationMinutes",
+            )
+        )
+    windows: list[TimeRange] = []
+    if tz is not None and not errors:
+        try:
+            windows = parse_windows(
+                request.windows, tz=tz, rules=window_rules(settings, duration, now)
+            )
+        except ServiceError as exc:
+            errors.extend(exc.errors)
+    team = await _resolve_team(session, request, project.organization_id, errors)
+    if errors:
+        raise ServiceError(errors)
+    return windows, team
+
+
+def window_rules(settings: Settings, duration_minutes: int, now: datetime) -> WindowRules:
+    return WindowRules(
+        duration=timedelta(minutes=duration_minutes),
+        now=now,
+        max_windows=settings.max_windows,
+        max_days_ahead=settings.max_days_ahead,
+    )
+
+
+async def _resolve_team(
+    session: AsyncSession,
+    request: InterviewRequest,
+    organization_id: uuid.UUID,
+    errors: list[FieldError],
+) -> _Team:
+    team = _Team()
+    users = await repository.users_by_ids(session, set(request.participant_ids))
+    for index, user_id in enumerate(request.participant_ids):
+        user = users.get(user_id)
+        if (
+            user is None
+            or user.role is not Role.HIRING_MEMBER
+            or (user.organization_id != organization_id)
+        ):
+            errors.append(
+                validation("not a member of the proposal's organization", f"participantIds.{index}")
+            )
+        elif user in team.members:
+            errors.append(validation("listed twice", f"participantIds.{index}"))
+        else:
+            team.members.append(user)
+
+    emails: list[tuple[int, str]] = []
+    for index, raw in enumerate(request.invite_emails):
+        try:
+            email = normalise_email(raw, f"inviteEmails.{index}")
+        except ServiceError as exc:
+            errors.extend(exc.errors)
+            continue
+        if any(email == seen for _, seen in emails):
+            errors.append(validation(f"{email} is listed twice", f"inviteEmails.{index}"))
+            continue
+        emails.append((index, email))
+
+    # An invitee who is a member of the organization takes part as that member.
+    members = await repository.members_by_emails(session, organization_id, [e for _, e in emails])
+    for _, email in emails:
+        member = members.get(email)
+        if member is None:
+            team.invitee_emails.append(email)
+        elif member not in team.members:
+            team.members.append(member)
+    return team
+
+
+async def update_availability(
+    *,
+    session: AsyncSession,
+    viewer: Viewer,
+    settings: Settings,
+    interview_id: uuid.UUID,
+    windows: Sequence[WindowText],
+    notify_participants: bool,
+    now: datetime,
+) -> Interview:
+    found = await interview_for(session, viewer, interview_id, lock=True)
+    interview = found.interview
+    require_team(viewer, found.project)
+    if interview.status is not InterviewStatus.PENDING:
+        raise ServiceError.one(
+            ErrorCode.INVALID_STATE,
+            f"only pending interviews can be edited; this one is {interview.status.value.lower()}",
+            "interviewId",
+        )
+    tz = zone(interview.time_zone)
+    assert tz is not None  # validated when the interview was requested
+    parsed = parse_windows(
+        windows, tz=tz, rules=window_rules(settings, interview.duration_minutes, now)
+    )
+    await repository.replace_windows(session, interview.id, parsed)
+    # New times answer a request for other times: the candidate is asked to choose again.
+    interview.alternative_times_requested = False
+    await session.flush()
+
+    audience = await load_audience(session, interview, found.proposal, found.project)
+    message = f"The hiring team changed the times offered for round {interview.round}."
+    recipients = [audience.candidate_r(), audience.manager_r()]
+    if notify_participants:
+        recipients += [*audience.members_r(), *audience.invitees_r()]
+    tell(
+        session,
+        recipients=recipients,
+        kind=MessageKind.TIMES_UPDATED,
+        interview=interview,
+        message=message,
+    )
+    return interview
+
+
+async def cancel_interview(
+    *,
+    session: AsyncSession,
+    viewer: Viewer,
+    interview_id: uuid.UUID,
+    reason: str | None,
+    now: datetime,
+) -> Interview:
+    found = await interview_for(session, viewer, interview_id, lock=True)
+    interview = found.interview
+    is_candidate = viewer.id == found.proposal.candidate_id
+    if interview.status is InterviewStatus.CANCELLED:
+        raise ServiceError.one(
+            ErrorCode.INVALID_STATE, "the interview is already cancelled", "interviewId"
+        )
+    if is_candidate and interview.status is not InterviewStatus.BOOKED:
+        raise ServiceError.one(
+            ErrorCode.INVALID_STATE,
+            "only a booked interview can be cancelled by the candidate; to decline the offered "
+            "times, ask for other times",
+            "interviewId",
+        )
+    if not is_candidate:
+        require_team(viewer, found.project)
+    await mark_cancelled(
+        session,
+        found.interview,
+        found.proposal,
+        found.project,
+        by=viewer.user,
+        reason=_clean_reason(reason),
+        now=now,
+    )
+    return interview
+
+
+def _clean_reason(reason: str | None) -> str | None:
+    if reason is None or not reason.strip():
+        return None
+    if len(reason) > 2000:
+        raise ServiceError.one(ErrorCode.VALIDATION, "the reason is too long", "reason")
+    return reason.strip()
+
+
+async def mark_cancelled(
+    session: AsyncSession,
+    interview: Interview,
+    proposal: Proposal,
+    project: Project,
+    *,
+    by: User,
+    reason: str | None,
+    now: datetime,
+) -> None:
+    """Cancel, free the reserved time at once, and tell everyone concerned."""
+    was_booked = interview.status is InterviewStatus.BOOKED
+    interview.status = InterviewStatus.CANCELLED
+    interview.cancelled_at = now
+    interview.cancelled_by_id = by.id
+    interview.cancel_reason = reason
+    audience = await load_audience(session, interview, proposal, project)
+    invite: InviteMethod | None = None
+    if was_booked:
+        await repository.release_reservations(session, interview.id)
+        # Same UID, higher SEQUENCE, METHOD:CANCEL: calendars then remove the event.
+        interview.ical_sequence += 1
+        invite = InviteMethod.CANCEL
+        for participant in audience.participants:
+            participant.sync_state = SyncState.PENDING
+            participant.sync_error = None
+    await session.flush()
+
+    what = f"round {interview.round} for {project.title}"
+    if was_booked and interview.booked_start is not None:
+        what += f", {when(interview.booked_start, interview.time_zone)}"
+    message = f"{by.name} cancelled the interview ({what})."
+    if reason:
+        message += f" Reason: {reason}"
+    tell(
+        session,
+        recipients=[
+            *audience.team_r(invite),
+            audience.candidate_r(invite),
+            audience.manager_r(),
+        ],
+        kind=MessageKind.INTERVIEW_CANCELLED,
+        interview=interview,
+        message=message,
+    )
+
+
+async def reschedule_interview(
+    *,
+    session: AsyncSession,
+    viewer: Viewer,
+    settings: Settings,
+    interview_id: uuid.UUID,
+    time_zone: str,
+    windows: Sequence[WindowText],
+    reason: str | None,
+    now: datetime,
+) -> Interview:
+    """Cancel a booked interview and request new times with the same team, atomically."""
+    found = await interview_for(session, viewer, interview_id, lock=True)
+    old = found.interview
+    require_team(viewer, found.project)
+    if old.status is not InterviewStatus.BOOKED:
+        raise ServiceError.one(
+            ErrorCode.INVALID_STATE,
+            "only a booked interview can be rescheduled; edit the times of a pending one",
+            "interviewId",
+        )
+    participants = await repository.participants_of(session, old.id)
+    await mark_cancelled(
+        session,
+        old,
+        found.proposal,
+        found.project,
+        by=viewer.user,
+        reason=_clean_reason(reason) or "rescheduled",
+        now=now,
+    )
+    return await request_interview(
+        session=session,
+        viewer=viewer,
+        settings=settings,
+        request=InterviewRequest(
+            proposal_id=found.proposal.id,
+            time_zone=time_zone,
+            windows=windows,
+            participant_ids=[p.user_id for p in participants if p.user_id is not None],
+            invite_emails=[p.email for p in participants if p.kind is ParticipantKind.INVITEE],
+            duration_minutes=old.duration_minutes,
+        ),
+        now=now,
+        rescheduled_from=old,
+    )
+
+
+async def hire_candidate(
+    *, session: AsyncSession, viewer: Viewer, proposal_id: uuid.UUID, now: datetime
+) -> Proposal:
+    proposal, project = await proposal_for(session, viewer, proposal_id, lock=True)
+    if not viewer.can_act_for_organization(project.organization_id):
+        raise ServiceError.one(ErrorCode.FORBIDDEN, "only the hiring team can hire", "proposalId")
+    require_open(proposal)
+    proposal.status = ProposalStatus.HIRED
+    pending = await repository.interviews_of(session, proposal.id, InterviewStatus.PENDING)
+    for interview in pending:
+        await mark_cancelled(
+            session,
+            interview,
+            proposal,
+            project,
+            by=viewer.user,
+            reason="the candidate was hired",
+            now=now,
+        )
+    people = await repository.users_by_ids(
+        session, {project.account_manager_id, proposal.candidate_id}
+    )
+    manager, candidate = people[project.account_manager_id], people[proposal.candidate_id]
+    tell(
+        session,
+        recipients=[user_recipient(manager)],
+        kind=MessageKind.CANDIDATE_HIRED,
+        interview=None,
+        message=f"{viewer.user.name} hired {candidate.name} for {project.title}.",
+        extra={"proposal_id": str(proposal.id)},
+    )
+    await session.flush()
+    return proposal

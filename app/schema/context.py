@@ -1,0 +1,83 @@
+"""The per-request context: session, viewer, DataLoaders and the unit of work."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+import strawberry
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+
+from app.access import Viewer
+from app.config import Settings
+from app.errors import FieldError, ServiceError
+from app.models import utcnow
+from app.notifications.service import OUTBOX_WRITTEN
+from app.schema.loaders import Loaders
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Transient conflicts PostgreSQL asks the client to retry: serialization failure, deadlock.
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+MAX_ATTEMPTS = 4
+
+request_session: ContextVar[AsyncSession] = ContextVar("request_session")
+
+
+@dataclass
+class Context:
+    request: Request
+    session: AsyncSession
+    settings: Settings
+    viewer: Viewer | None
+    loaders: Loaders
+    on_outbox_written: Callable[[], None] | None = None
+    clock: Callable[[], datetime] = field(default=utcnow)
+
+    def require_viewer(self) -> Viewer:
+        # The IsAuthenticated permission on every root field guarantees this.
+        assert self.viewer is not None
+        return self.viewer
+
+    async def unit_of_work(
+        self, work: Callable[[AsyncSession], Awaitable[T]]
+    ) -> tuple[T | None, list[FieldError]]:
+        """Run `work`, commit once; a user's mistake rolls back and comes back as errors.
+
+        PostgreSQL serialization failures and deadlocks are retried here, so they never
+        reach a client.
+        """
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                result = await work(self.session)
+                await self.session.commit()
+            except ServiceError as exc:
+                await self.session.rollback()
+                return None, exc.errors
+            except DBAPIError as exc:
+                await self.session.rollback()
+                state = getattr(exc.orig, "sqlstate", None)
+                if state in RETRYABLE_SQLSTATES and attempt < MAX_ATTEMPTS:
+                    logger.info("retrying after SQLSTATE %s (attempt %d)", state, attempt)
+                    continue
+                raise
+            except BaseException:
+                await self.session.rollback()
+                raise
+            # Loaders may hold rows read before the change: start afresh.
+            self.loaders = Loaders(self.session)
+            if self.session.info.pop(OUTBOX_WRITTEN, False) and self.on_outbox_written:
+                self.on_outbox_written()
+            return result, []
+        raise AssertionError("unreachable")
+
+
+Info = strawberry.Info[Context, Any]

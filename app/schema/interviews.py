@@ -1,0 +1,356 @@
+"""Queries and mutations of proposals and interviews: parse input, call a service, map."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.errors import ServiceError, validation
+from app.models import Interview as InterviewModel
+from app.pagination import Cursor, page_size
+from app.scheduling import booking, listing, requests
+from app.scheduling.access import interview_for, proposal_for
+from app.scheduling.listing import InterviewGroup as DomainInterviewGroup
+from app.scheduling.windows import WindowText
+from app.schema.context import Info
+from app.schema.errors import UserError, query_errors, user_errors
+from app.schema.ids import parse_id, try_parse_id
+from app.schema.people import ProposalPayload
+from app.schema.permissions import IsAuthenticated
+from app.schema.types import (
+    Application,
+    Edge,
+    Interview,
+    InterviewConnection,
+    PageInfo,
+    Proposal,
+    TimeWindow,
+)
+
+InterviewGroup = strawberry.enum(DomainInterviewGroup, name="InterviewGroup")
+
+
+@strawberry.input
+class WindowInput:
+    start: str = strawberry.field(description='Local "2026-12-01T09:00", or with an offset.')
+    end: str
+
+
+@strawberry.input
+class RequestInterviewInput:
+    proposal_id: strawberry.ID
+    time_zone: str
+    windows: list[WindowInput]
+    participant_ids: list[strawberry.ID] = strawberry.field(default_factory=list)
+    invite_emails: list[str] = strawberry.field(default_factory=list)
+    duration_minutes: int = 30
+
+
+@strawberry.input
+class UpdateAvailabilityInput:
+    interview_id: strawberry.ID
+    windows: list[WindowInput] = strawberry.field(
+        description="The full set after the edit, in the interview's time zone."
+    )
+    notify_participants: bool = False
+
+
+@strawberry.input
+class BookInterviewInput:
+    interview_id: strawberry.ID
+    start: datetime
+    time_zone: str
+
+
+@strawberry.input
+class AlternativeTimesInput:
+    interview_id: strawberry.ID
+    message: str | None = None
+
+
+@strawberry.input
+class CancelInterviewInput:
+    interview_id: strawberry.ID
+    reason: str | None = None
+
+
+@strawberry.input
+class RescheduleInterviewInput:
+    interview_id: strawberry.ID
+    time_zone: str
+    windows: list[WindowInput]
+    reason: str | None = None
+
+
+@strawberry.type
+class InterviewPayload:
+    interview: Interview | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class SlotDay:
+    date: date
+    slots: list[TimeWindow]
+
+
+@strawberry.type
+class SlotAvailability:
+    days: list[SlotDay]
+    warning: str | None
+
+
+def _windows(windows: list[WindowInput]) -> list[WindowText]:
+    return [WindowText(start=w.start, end=w.end) for w in windows]
+
+
+async def _interview_mutation(info: Info, work: Any) -> InterviewPayload:
+    result, errors = await info.context.unit_of_work(work)
+    if errors:
+        return InterviewPayload(errors=user_errors(errors))
+    assert isinstance(result, InterviewModel)
+    return InterviewPayload(interview=Interview(model=result))
+
+
+@strawberry.type
+class InterviewQuery:
+    @strawberry.field(permission_classes=[IsAuthenticated])
+    async def proposal(self, info: Info, id: strawberry.ID) -> Proposal | None:
+        proposal_id = try_parse_id(id)
+        if proposal_id is None:
+            return None
+        try:
+            found, _ = await proposal_for(
+                info.context.session, info.context.require_viewer(), proposal_id
+            )
+        except ServiceError:
+            return None  # not found and not yours read the same
+        return Proposal(model=found)
+
+    @strawberry.field(permission_classes=[IsAuthenticated])
+    async def interview(self, info: Info, id: strawberry.ID) -> Interview | None:
+        interview_id = try_parse_id(id)
+        if interview_id is None:
+            return None
+        try:
+            found = await interview_for(
+                info.context.session, info.context.require_viewer(), interview_id
+            )
+        except ServiceError:
+            return None
+        return Interview(model=found.interview)
+
+    @strawberry.field(permission_classes=[IsAuthenticated])
+    async def my_interviews(
+        self,
+        info: Info,
+        group: InterviewGroup,
+        first: int = 20,
+        after: str | None = None,
+    ) -> InterviewConnection:
+        with query_errors():
+            rows, has_next = await listing.my_interviews(
+                session=info.context.session,
+                viewer=info.context.require_viewer(),
+                group=group,
+                first=page_size(first),
+                after=Cursor.decode(after) if after else None,
+                now=info.context.clock(),
+            )
+        edges = [
+            Edge(
+                node=Interview(model=row),
+                cursor=Cursor(listing.sort_key(row, group), row.id).encode(),
+            )
+            for row in rows
+        ]
+        return InterviewConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None
+            ),
+        )
+
+    @strawberry.field(permission_classes=[IsAuthenticated])
+    async def my_applications(self, info: Info) -> list[Application]:
+        views = await listing.my_applications(
+            session=info.context.session, viewer=info.context.require_viewer()
+        )
+        return [
+            Application(proposal=Proposal(model=v.proposal), action_required=v.action_required)
+            for v in views
+        ]
+
+    @strawberry.field(permission_classes=[IsAuthenticated])
+    async def available_slots(
+        self, info: Info, interview_id: strawberry.ID, time_zone: str
+    ) -> SlotAvailability:
+        with query_errors():
+            result = await booking.available_slots(
+                session=info.context.session,
+                viewer=info.context.require_viewer(),
+                settings=info.context.settings,
+                interview_id=parse_id(interview_id, "interviewId", "interview"),
+                time_zone=time_zone,
+                now=info.context.clock(),
+            )
+        tz = ZoneInfo(time_zone)
+        return SlotAvailability(
+            days=[
+                SlotDay(
+                    date=day.date,
+                    slots=[
+                        TimeWindow(start=s.start.astimezone(tz), end=s.end.astimezone(tz))
+                        for s in day.slots
+                    ],
+                )
+                for day in result.days
+            ],
+            warning=result.warning,
+        )
+
+
+@strawberry.type
+class InterviewMutation:
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    async def request_interview(self, info: Info, input: RequestInterviewInput) -> InterviewPayload:
+        ctx = info.context
+
+        async def work(session: AsyncSession) -> InterviewModel:
+            return await requests.request_interview(
+                session=session,
+                viewer=ctx.require_viewer(),
+                settings=ctx.settings,
+                request=requests.InterviewRequest(
+                    proposal_id=parse_id(input.proposal_id, "proposalId", "proposal"),
+                    time_zone=input.time_zone,
+                    windows=_windows(input.windows),
+                    participant_ids=[
+                        _participant_id(value, index)
+                        for index, value in enumerate(input.participant_ids)
+                    ],
+                    invite_emails=input.invite_emails,
+                    duration_minutes=input.duration_minutes,
+                ),
+                now=ctx.clock(),
+            )
+
+        return await _interview_mutation(info, work)
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    async def update_interview_availability(
+        self, info: Info, input: UpdateAvailabilityInput
+    ) -> InterviewPayload:
+        ctx = info.context
+
+        async def work(session: AsyncSession) -> InterviewModel:
+            return await requests.update_availability(
+                session=session,
+                viewer=ctx.require_viewer(),
+                settings=ctx.settings,
+                interview_id=parse_id(input.interview_id, "interviewId", "interview"),
+                windows=_windows(input.windows),
+                notify_participants=input.notify_participants,
+                now=ctx.clock(),
+            )
+
+        return await _interview_mutation(info, work)
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    async def book_interview(self, info: Info, input: BookInterviewInput) -> InterviewPayload:
+        ctx = info.context
+
+        async def work(session: AsyncSession) -> InterviewModel:
+            return await booking.book_slot(
+                session=session,
+                viewer=ctx.require_viewer(),
+                settings=ctx.settings,
+                interview_id=parse_id(input.interview_id, "interviewId", "interview"),
+                start=input.start,
+                time_zone=input.time_zone,
+                now=ctx.clock(),
+            )
+
+        return await _interview_mutation(info, work)
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    async def request_alternative_times(
+        self, info: Info, input: AlternativeTimesInput
+    ) -> InterviewPayload:
+        ctx = info.context
+
+        async def work(session: AsyncSession) -> InterviewModel:
+            return await booking.request_alternative_times(
+                session=session,
+                viewer=ctx.require_viewer(),
+                interview_id=parse_id(input.interview_id, "interviewId", "interview"),
+                message=input.message,
+            )
+
+        return await _interview_mutation(info, work)
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    async def cancel_interview(self, info: Info, input: CancelInterviewInput) -> InterviewPayload:
+        ctx = info.context
+
+        async def work(session: AsyncSession) -> InterviewModel:
+            return await requests.cancel_interview(
+                session=session,
+                viewer=ctx.require_viewer(),
+                interview_id=parse_id(input.interview_id, "interviewId", "interview"),
+                reason=input.reason,
+                now=ctx.clock(),
+            )
+
+        return await _interview_mutation(info, work)
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    async def reschedule_interview(
+        self, info: Info, input: RescheduleInterviewInput
+    ) -> InterviewPayload:
+        ctx = info.context
+
+        async def work(session: AsyncSession) -> InterviewModel:
+            return await requests.reschedule_interview(
+                session=session,
+                viewer=ctx.require_viewer(),
+                settings=ctx.settings,
+                interview_id=parse_id(input.interview_id, "interviewId", "interview"),
+                time_zone=input.time_zone,
+                windows=_windows(input.windows),
+                reason=input.reason,
+                now=ctx.clock(),
+            )
+
+        return await _interview_mutation(info, work)
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    async def hire_candidate(self, info: Info, proposal_id: strawberry.ID) -> ProposalPayload:
+        ctx = info.context
+
+        async def work(session: AsyncSession) -> Any:
+            return await requests.hire_candidate(
+                session=session,
+                viewer=ctx.require_viewer(),
+                proposal_id=parse_id(proposal_id, "proposalId", "proposal"),
+                now=ctx.clock(),
+            )
+
+        proposal, errors = await ctx.unit_of_work(work)
+        if errors:
+            return ProposalPayload(errors=user_errors(errors))
+        return ProposalPayload(proposal=Proposal(model=proposal))
+
+
+def _participant_id(value: str, index: int) -> uuid.UUID:
+    parsed = try_parse_id(value)
+    if parsed is None:
+        raise ServiceError(
+            [validation("not a member of the proposal's organization", f"participantIds.{index}")]
+        )
+    return parsed

@@ -1,0 +1,74 @@
+"""Per-request DataLoaders: each list field costs one query, whatever its length."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+from strawberry.dataloader import DataLoader
+
+from app.models import (
+    AvailabilityWindow,
+    Interview,
+    Participant,
+    Project,
+    Proposal,
+    User,
+)
+
+M = TypeVar("M")
+
+
+def _by_id(session: AsyncSession, model: type[M]) -> DataLoader[uuid.UUID, M | None]:
+    async def load(ids: list[uuid.UUID]) -> Sequence[M | None]:
+        column: Any = model.id  # type: ignore[attr-defined]
+        rows = await session.scalars(select(model).where(column.in_(ids)))
+        found = {row.id: row for row in rows}  # type: ignore[attr-defined]
+        return [found.get(i) for i in ids]
+
+    return DataLoader(load_fn=load)
+
+
+def _by_parent(
+    session: AsyncSession,
+    model: type[M],
+    parent: InstrumentedAttribute[uuid.UUID],
+    *order_by: Any,
+) -> DataLoader[uuid.UUID, list[M]]:
+    async def load(parent_ids: list[uuid.UUID]) -> Sequence[list[M]]:
+        rows = await session.scalars(
+            select(model).where(parent.in_(parent_ids)).order_by(*order_by)
+        )
+        grouped: dict[uuid.UUID, list[M]] = defaultdict(list)
+        for row in rows:
+            grouped[getattr(row, parent.key)].append(row)
+        return [grouped.get(i, []) for i in parent_ids]
+
+    return DataLoader(load_fn=load)
+
+
+class Loaders:
+    """Named XByYLoader after what they take and give; built once per request."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.user_by_id = _by_id(session, User)
+        self.project_by_id = _by_id(session, Project)
+        self.proposal_by_id = _by_id(session, Proposal)
+        self.interview_by_id = _by_id(session, Interview)
+        self.interviews_by_proposal = _by_parent(
+            session, Interview, Interview.proposal_id, Interview.round
+        )
+        self.windows_by_interview = _by_parent(
+            session,
+            AvailabilityWindow,
+            AvailabilityWindow.interview_id,
+            AvailabilityWindow.starts_at,
+        )
+        self.participants_by_interview = _by_parent(
+            session, Participant, Participant.interview_id, Participant.email
+        )

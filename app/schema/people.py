@@ -1,0 +1,161 @@
+"""`me` and the admin mutations that feed Roundtable its organizations, people and proposals."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.people import service, tokens
+from app.schema.context import Info
+from app.schema.errors import UserError, forbidden, user_errors
+from app.schema.ids import parse_id
+from app.schema.permissions import IsAuthenticated
+from app.schema.types import Organization, Project, Proposal, Role, User
+
+T = TypeVar("T")
+
+
+@strawberry.input
+class CreateOrganizationInput:
+    name: str
+
+
+@strawberry.input
+class CreateUserInput:
+    email: str
+    name: str
+    role: Role
+    time_zone: str
+    organization_id: strawberry.ID | None = None
+
+
+@strawberry.input
+class CreateProjectInput:
+    organization_id: strawberry.ID
+    title: str
+    account_manager_id: strawberry.ID
+
+
+@strawberry.input
+class CreateProposalInput:
+    project_id: strawberry.ID
+    candidate_id: strawberry.ID
+
+
+@strawberry.type
+class OrganizationPayload:
+    organization: Organization | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class UserPayload:
+    user: User | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class ProjectPayload:
+    project: Project | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class ProposalPayload:
+    proposal: Proposal | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class ApiTokenPayload:
+    token: str | None = strawberry.field(default=None, description="Shown once; store it now.")
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+async def _as_admin(
+    info: Info, work: Callable[[AsyncSession], Awaitable[T]]
+) -> tuple[T | None, list[UserError]]:
+    if not info.context.require_viewer().is_admin:
+        return None, forbidden()
+    result, errors = await info.context.unit_of_work(work)
+    return result, user_errors(errors)
+
+
+def _id(value: str | None, field: str) -> uuid.UUID | None:
+    return None if value is None else parse_id(value, field)
+
+
+@strawberry.type
+class PeopleQuery:
+    @strawberry.field(permission_classes=[IsAuthenticated])
+    def me(self, info: Info) -> User:
+        return User.of(info.context.require_viewer().user)
+
+
+@strawberry.type
+class AdminMutation:
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    async def create_organization(
+        self, info: Info, input: CreateOrganizationInput
+    ) -> OrganizationPayload:
+        org, errors = await _as_admin(
+            info, lambda s: service.create_organization(session=s, name=input.name)
+        )
+        return OrganizationPayload(
+            organization=Organization.of(org) if org else None, errors=errors
+        )
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    async def create_user(self, info: Info, input: CreateUserInput) -> UserPayload:
+        async def work(session: AsyncSession) -> Any:
+            return await service.create_user(
+                session=session,
+                email=input.email,
+                name=input.name,
+                role=input.role,
+                time_zone=input.time_zone,
+                organization_id=_id(input.organization_id, "organizationId"),
+            )
+
+        user, errors = await _as_admin(info, work)
+        return UserPayload(user=User.of(user) if user else None, errors=errors)
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    async def create_project(self, info: Info, input: CreateProjectInput) -> ProjectPayload:
+        async def work(session: AsyncSession) -> Any:
+            return await service.create_project(
+                session=session,
+                organization_id=parse_id(input.organization_id, "organizationId"),
+                title=input.title,
+                account_manager_id=parse_id(input.account_manager_id, "accountManagerId"),
+            )
+
+        project, errors = await _as_admin(info, work)
+        return ProjectPayload(project=Project(model=project) if project else None, errors=errors)
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    async def create_proposal(self, info: Info, input: CreateProposalInput) -> ProposalPayload:
+        async def work(session: AsyncSession) -> Any:
+            return await service.create_proposal(
+                session=session,
+                project_id=parse_id(input.project_id, "projectId"),
+                candidate_id=parse_id(input.candidate_id, "candidateId"),
+            )
+
+        proposal, errors = await _as_admin(info, work)
+        return ProposalPayload(
+            proposal=Proposal(model=proposal) if proposal else None, errors=errors
+        )
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    async def issue_api_token(self, info: Info, user_id: strawberry.ID) -> ApiTokenPayload:
+        async def work(session: AsyncSession) -> str:
+            user = await service.get_user(session=session, user_id=parse_id(user_id, "userId"))
+            return await tokens.issue_token(session=session, user=user)
+
+        token, errors = await _as_admin(info, work)
+        return ApiTokenPayload(token=token, errors=errors)

@@ -1,0 +1,312 @@
+"""GraphQL object types: thin views over the models, nested objects through DataLoaders."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Generic, TypeVar
+
+import strawberry
+
+from app import models
+from app.models import ParticipantKind as DomainParticipantKind
+from app.models import SyncState as DomainSyncState
+from app.schema.context import Info
+
+Role = strawberry.enum(models.Role, name="Role")
+InterviewStatus = strawberry.enum(models.InterviewStatus, name="InterviewStatus")
+ProposalStatus = strawberry.enum(models.ProposalStatus, name="ProposalStatus")
+ParticipantKind = strawberry.enum(DomainParticipantKind, name="ParticipantKind")
+SyncState = strawberry.enum(DomainSyncState, name="SyncState")
+
+
+@strawberry.type
+class Organization:
+    id: strawberry.ID
+    name: str
+
+    @classmethod
+    def of(cls, model: models.Organization) -> Organization:
+        return cls(id=strawberry.ID(str(model.id)), name=model.name)
+
+
+@strawberry.type
+class User:
+    id: strawberry.ID
+    email: str
+    name: str
+    role: Role
+    time_zone: str
+    organization_id: strawberry.ID | None
+
+    @classmethod
+    def of(cls, model: models.User) -> User:
+        return cls(
+            id=strawberry.ID(str(model.id)),
+            email=model.email,
+            name=model.name,
+            role=model.role,
+            time_zone=model.time_zone,
+            organization_id=(
+                strawberry.ID(str(model.organization_id)) if model.organization_id else None
+            ),
+        )
+
+
+async def _user(info: Info, user_id: object) -> User:
+    model = await info.context.loaders.user_by_id.load(user_id)  # type: ignore[arg-type]
+    assert model is not None  # foreign keys guarantee it
+    return User.of(model)
+
+
+@strawberry.type
+class Project:
+    model: strawberry.Private[models.Project]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.model.id))
+
+    @strawberry.field
+    def title(self) -> str:
+        return self.model.title
+
+    @strawberry.field
+    def organization_id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.model.organization_id))
+
+    @strawberry.field
+    async def account_manager(self, info: Info) -> User:
+        return await _user(info, self.model.account_manager_id)
+
+
+@strawberry.type
+class Proposal:
+    model: strawberry.Private[models.Proposal]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.model.id))
+
+    @strawberry.field
+    def status(self) -> ProposalStatus:
+        return self.model.status
+
+    @strawberry.field
+    async def candidate(self, info: Info) -> User:
+        return await _user(info, self.model.candidate_id)
+
+    @strawberry.field
+    async def project(self, info: Info) -> Project:
+        project = await info.context.loaders.project_by_id.load(self.model.project_id)
+        assert project is not None
+        return Project(model=project)
+
+    @strawberry.field(description="Every round, in order, whatever its status.")
+    async def interviews(self, info: Info) -> list[Interview]:
+        rows = await info.context.loaders.interviews_by_proposal.load(self.model.id)
+        return [Interview(model=row) for row in rows]
+
+
+@strawberry.type
+class TimeWindow:
+    start: datetime
+    end: datetime
+
+
+@strawberry.type
+class Participant:
+    model: strawberry.Private[models.Participant]
+
+    @strawberry.field
+    def kind(self) -> ParticipantKind:
+        return self.model.kind
+
+    @strawberry.field
+    def email(self) -> str:
+        return self.model.email
+
+    @strawberry.field
+    def sync_state(self) -> SyncState:
+        return self.model.sync_state
+
+    @strawberry.field
+    def sync_error(self) -> str | None:
+        return self.model.sync_error
+
+    @strawberry.field
+    async def user(self, info: Info) -> User | None:
+        if self.model.user_id is None:
+            return None
+        return await _user(info, self.model.user_id)
+
+
+@strawberry.type
+class Conference:
+    url: str
+    provider: str
+
+
+@strawberry.type
+class Cancellation:
+    at: datetime
+    reason: str | None
+    by_id: strawberry.Private[object]
+
+    @strawberry.field
+    async def by(self, info: Info) -> User:
+        return await _user(info, self.by_id)
+
+
+@strawberry.type
+class Interview:
+    model: strawberry.Private[models.Interview]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.model.id))
+
+    @strawberry.field
+    def round(self) -> int:
+        return self.model.round
+
+    @strawberry.field
+    def status(self) -> InterviewStatus:
+        return self.model.status
+
+    @strawberry.field
+    def requested_at(self) -> datetime:
+        return self.model.requested_at
+
+    @strawberry.field(description="The hiring team's IANA time zone.")
+    def time_zone(self) -> str:
+        return self.model.time_zone
+
+    @strawberry.field
+    def duration_minutes(self) -> int:
+        return self.model.duration_minutes
+
+    @strawberry.field
+    async def requested_by(self, info: Info) -> User:
+        return await _user(info, self.model.requested_by_id)
+
+    @strawberry.field
+    async def windows(self, info: Info) -> list[TimeWindow]:
+        rows = await info.context.loaders.windows_by_interview.load(self.model.id)
+        return [TimeWindow(start=w.starts_at, end=w.ends_at) for w in rows]
+
+    @strawberry.field
+    async def participants(self, info: Info) -> list[Participant]:
+        rows = await info.context.loaders.participants_by_interview.load(self.model.id)
+        return [Participant(model=p) for p in rows]
+
+    @strawberry.field
+    def booked_start(self) -> datetime | None:
+        return self.model.booked_start
+
+    @strawberry.field
+    def booked_end(self) -> datetime | None:
+        return self.model.booked_end
+
+    @strawberry.field
+    def conference(self) -> Conference | None:
+        if self.model.conference_url is None:
+            return None
+        return Conference(
+            url=self.model.conference_url, provider=self.model.conference_provider or ""
+        )
+
+    @strawberry.field
+    def cancellation(self) -> Cancellation | None:
+        if self.model.cancelled_at is None:
+            return None
+        return Cancellation(
+            at=self.model.cancelled_at,
+            reason=self.model.cancel_reason,
+            by_id=self.model.cancelled_by_id,
+        )
+
+    @strawberry.field
+    def alternative_times_requested(self) -> bool:
+        return self.model.alternative_times_requested
+
+    @strawberry.field
+    def alternative_times_message(self) -> str | None:
+        return self.model.alternative_times_message
+
+    @strawberry.field(description="The interview this one replaced when it was rescheduled.")
+    def rescheduled_from_id(self) -> strawberry.ID | None:
+        rid = self.model.rescheduled_from_id
+        return strawberry.ID(str(rid)) if rid else None
+
+    @strawberry.field
+    async def proposal(self, info: Info) -> Proposal:
+        proposal = await info.context.loaders.proposal_by_id.load(self.model.proposal_id)
+        assert proposal is not None
+        return Proposal(model=proposal)
+
+
+@strawberry.type
+class Application:
+    proposal: Proposal
+    action_required: bool = strawberry.field(
+        description="A pending interview waits for the candidate to book or ask for other times."
+    )
+
+
+@strawberry.type
+class Notification:
+    model: strawberry.Private[models.Notification]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.model.id))
+
+    @strawberry.field
+    def kind(self) -> str:
+        return self.model.kind
+
+    @strawberry.field
+    def message(self) -> str:
+        return self.model.message
+
+    @strawberry.field
+    def read(self) -> bool:
+        return self.model.read_at is not None
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.model.created_at
+
+    @strawberry.field
+    async def interview(self, info: Info) -> Interview | None:
+        if self.model.interview_id is None:
+            return None
+        row = await info.context.loaders.interview_by_id.load(self.model.interview_id)
+        return None if row is None else Interview(model=row)
+
+
+N = TypeVar("N")
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[N]):
+    node: N
+    cursor: str
+
+
+@strawberry.type
+class InterviewConnection:
+    edges: list[Edge[Interview]]
+    page_info: PageInfo
+
+
+@strawberry.type
+class NotificationConnection:
+    edges: list[Edge[Notification]]
+    page_info: PageInfo
