@@ -21,7 +21,7 @@ test: $(INSTALLED)  ## lint, types, then the whole suite (SQLite, and PostgreSQL
 	$(BIN)/pytest
 
 schema: $(INSTALLED)  ## rewrite schema.graphql after an API change
-	$(BIN)/strawberry export-schema app.schema:schema --output schema.graphql
+	$(BIN)/python -m app.schema.export schema.graphql
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
