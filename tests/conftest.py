@@ -40,7 +40,8 @@ class Clock:
 
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:
-    return Settings(database_url=database_url, secret_key=SECRET, graphiql=False, **overrides)
+    values: dict[str, Any] = {"secret_key": SECRET, "graphiql": False, **overrides}
+    return Settings(database_url=database_url, **values)
 
 
 async def create_postgres_database(name: str) -> str:

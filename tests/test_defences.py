@@ -1,0 +1,90 @@
+"""Depth, alias and token limits, error masking, GraphiQL only where enabled, no batching."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from app.main import create_app
+from app.scheduling import listing
+from tests.conftest import Clock, GraphQLClient, make_settings
+from tests.factories import World, make_world
+
+
+@pytest.fixture
+async def world(session: AsyncSession) -> World:
+    return await make_world(session)
+
+
+async def test_deep_queries_are_refused(gql: GraphQLClient, world: World) -> None:
+    nested = "id"
+    for _ in range(8):
+        nested = f"proposal {{ interviews {{ {nested} }} }}"
+    deep = "{ myApplications { " + nested + " } }"
+    body = await gql(deep, token=world.token(world.a.candidate))
+    assert "exceeds maximum operation depth" in body["errors"][0]["message"]
+
+
+async def test_alias_floods_are_refused(gql: GraphQLClient, world: World) -> None:
+    aliases = " ".join(f"a{i}: me {{ id }}" for i in range(40))
+    body = await gql("{ " + aliases + " }", token=world.token(world.a.candidate))
+    assert "aliases found" in body["errors"][0]["message"]
+
+
+async def test_token_floods_are_refused(gql: GraphQLClient, world: World) -> None:
+    fields = " ".join(["id"] * 2500)
+    body = await gql("{ me { " + fields + " } }", token=world.token(world.a.candidate))
+    assert "token" in body["errors"][0]["message"].lower()
+
+
+async def test_unexpected_errors_are_masked_and_logged(
+    gql: GraphQLClient,
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def broken(**_: object) -> None:
+        raise RuntimeError("secret connection string leaked")
+
+    monkeypatch.setattr(listing, "my_interviews", broken)
+    with caplog.at_level(logging.ERROR):
+        body = await gql(
+            "{ myInterviews(group: PENDING) { edges { cursor } } }",
+            token=world.token(world.a.member),
+        )
+    assert body["errors"][0]["message"] == "Unexpected error."
+    assert "secret" not in str(body)
+    assert "secret connection string leaked" in caplog.text
+
+
+async def test_user_input_errors_in_queries_are_shown(gql: GraphQLClient, world: World) -> None:
+    body = await gql(
+        '{ myInterviews(group: PENDING, after: "garbage") { edges { cursor } } }',
+        token=world.token(world.a.member),
+    )
+    assert body["errors"][0]["extensions"] == {"code": "VALIDATION", "field": "after"}
+
+
+async def test_batched_requests_are_refused(client: httpx.AsyncClient, world: World) -> None:
+    response = await client.post(
+        "/graphql",
+        json=[{"query": "{ me { id } }"}, {"query": "{ me { id } }"}],
+        headers={"Authorization": f"Bearer {world.token(world.a.member)}"},
+    )
+    assert response.status_code == 400
+
+
+async def test_graphiql_is_served_only_when_enabled(
+    engine: AsyncEngine, database_url: str, clock: Clock, clean_db: None
+) -> None:
+    for enabled, expected in [(False, 404), (True, 200)]:
+        app = create_app(make_settings(database_url, graphiql=enabled), engine=engine, clock=clock)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            response = await http.get("/graphql", headers={"Accept": "text/html"})
+        assert response.status_code == expected
+        if enabled:
+            assert "graphiql" in response.text.lower()
