@@ -1,6 +1,13 @@
 """SQLAlchemy tables, one small module per aggregate."""
 
 from app.models.base import Base, utcnow
+from app.models.calendars import (
+    CalendarConnection,
+    CalendarEvent,
+    CalendarEventState,
+    CalendarProvider,
+    ConnectionState,
+)
 from app.models.hiring import Project, Proposal, ProposalStatus
 from app.models.interviews import (
     AvailabilityWindow,
@@ -18,6 +25,11 @@ __all__ = [
     "ApiToken",
     "AvailabilityWindow",
     "Base",
+    "CalendarConnection",
+    "CalendarEvent",
+    "CalendarEventState",
+    "CalendarProvider",
+    "ConnectionState",
     "Interview",
     "InterviewStatus",
     "Notification",
