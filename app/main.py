@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -69,12 +70,14 @@ class RoundtableGraphQL(GraphQL[Context, None]):
                 viewer = await load_viewer(session, user)
             # Authentication reads only; end that transaction so SQLite's lock is released.
             await session.commit()
+        lock = asyncio.Lock()  # one operation at a time on the request's session
         return Context(
             request=request,
             session=session,
             settings=self.settings,
             viewer=viewer,
-            loaders=Loaders(session),
+            loaders=Loaders(session, lock),
+            db_lock=lock,
             on_outbox_written=self.on_outbox_written,
             clock=self.clock,
         )

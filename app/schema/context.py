@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
@@ -39,6 +40,7 @@ class Context:
     settings: Settings
     viewer: Viewer | None
     loaders: Loaders
+    db_lock: asyncio.Lock
     on_outbox_written: Callable[[], None] | None = None
     clock: Callable[[], datetime] = field(default=utcnow)
 
@@ -73,7 +75,7 @@ class Context:
                 await self.session.rollback()
                 raise
             # Loaders may hold rows read before the change: start afresh.
-            self.loaders = Loaders(self.session)
+            self.loaders = Loaders(self.session, self.db_lock)
             if self.session.info.pop(OUTBOX_WRITTEN, False) and self.on_outbox_written:
                 self.on_outbox_written()
             return result, []

@@ -138,9 +138,10 @@ class InterviewQuery:
         if interview_id is None:
             return None
         try:
-            found = await interview_for(
-                info.context.session, info.context.require_viewer(), interview_id
-            )
+            async with info.context.db_lock:
+                found = await interview_for(
+                    info.context.session, info.context.require_viewer(), interview_id
+                )
         except ServiceError:
             return None
         return Interview(model=found.interview)
@@ -154,14 +155,15 @@ class InterviewQuery:
         after: str | None = None,
     ) -> InterviewConnection:
         with query_errors():
-            rows, has_next = await listing.my_interviews(
-                session=info.context.session,
-                viewer=info.context.require_viewer(),
-                group=group,
-                first=page_size(first),
-                after=Cursor.decode(after) if after else None,
-                now=info.context.clock(),
-            )
+            async with info.context.db_lock:
+                rows, has_next = await listing.my_interviews(
+                    session=info.context.session,
+                    viewer=info.context.require_viewer(),
+                    group=group,
+                    first=page_size(first),
+                    after=Cursor.decode(after) if after else None,
+                    now=info.context.clock(),
+                )
         edges = [
             Edge(
                 node=Interview(model=row),
@@ -178,9 +180,10 @@ class InterviewQuery:
 
     @strawberry.field(permission_classes=[IsAuthenticated])
     async def my_applications(self, info: Info) -> list[Application]:
-        views = await listing.my_applications(
-            session=info.context.session, viewer=info.context.require_viewer()
-        )
+        async with info.context.db_lock:
+            views = await listing.my_applications(
+                session=info.context.session, viewer=info.context.require_viewer()
+            )
         return [
             Application(proposal=Proposal(model=v.proposal), action_required=v.action_required)
             for v in views
@@ -191,14 +194,15 @@ class InterviewQuery:
         self, info: Info, interview_id: strawberry.ID, time_zone: str
     ) -> SlotAvailability:
         with query_errors():
-            result = await booking.available_slots(
-                session=info.context.session,
-                viewer=info.context.require_viewer(),
-                settings=info.context.settings,
-                interview_id=parse_id(interview_id, "interviewId", "interview"),
-                time_zone=time_zone,
-                now=info.context.clock(),
-            )
+            async with info.context.db_lock:
+                result = await booking.available_slots(
+                    session=info.context.session,
+                    viewer=info.context.require_viewer(),
+                    settings=info.context.settings,
+                    interview_id=parse_id(interview_id, "interviewId", "interview"),
+                    time_zone=time_zone,
+                    now=info.context.clock(),
+                )
         tz = ZoneInfo(time_zone)
         return SlotAvailability(
             days=[

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -24,10 +25,13 @@ from app.models import (
 M = TypeVar("M")
 
 
-def _by_id(session: AsyncSession, model: type[M]) -> DataLoader[uuid.UUID, M | None]:
+def _by_id(
+    session: AsyncSession, lock: asyncio.Lock, model: type[M]
+) -> DataLoader[uuid.UUID, M | None]:
     async def load(ids: list[uuid.UUID]) -> Sequence[M | None]:
         column: Any = model.id  # type: ignore[attr-defined]
-        rows = await session.scalars(select(model).where(column.in_(ids)))
+        async with lock:
+            rows = await session.scalars(select(model).where(column.in_(ids)))
         found = {row.id: row for row in rows}  # type: ignore[attr-defined]
         return [found.get(i) for i in ids]
 
@@ -36,14 +40,16 @@ def _by_id(session: AsyncSession, model: type[M]) -> DataLoader[uuid.UUID, M | N
 
 def _by_parent(
     session: AsyncSession,
+    lock: asyncio.Lock,
     model: type[M],
     parent: InstrumentedAttribute[uuid.UUID],
     *order_by: Any,
 ) -> DataLoader[uuid.UUID, list[M]]:
     async def load(parent_ids: list[uuid.UUID]) -> Sequence[list[M]]:
-        rows = await session.scalars(
-            select(model).where(parent.in_(parent_ids)).order_by(*order_by)
-        )
+        async with lock:
+            rows = await session.scalars(
+                select(model).where(parent.in_(parent_ids)).order_by(*order_by)
+            )
         grouped: dict[uuid.UUID, list[M]] = defaultdict(list)
         for row in rows:
             grouped[getattr(row, parent.key)].append(row)
@@ -53,22 +59,27 @@ def _by_parent(
 
 
 class Loaders:
-    """Named XByYLoader after what they take and give; built once per request."""
+    """Named after what they take and give; built once per request.
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.user_by_id = _by_id(session, User)
-        self.project_by_id = _by_id(session, Project)
-        self.proposal_by_id = _by_id(session, Proposal)
-        self.interview_by_id = _by_id(session, Interview)
+    An AsyncSession allows one operation at a time, while GraphQL resolves sibling fields
+    concurrently: every load takes the request's lock on the session.
+    """
+
+    def __init__(self, session: AsyncSession, lock: asyncio.Lock) -> None:
+        self.user_by_id = _by_id(session, lock, User)
+        self.project_by_id = _by_id(session, lock, Project)
+        self.proposal_by_id = _by_id(session, lock, Proposal)
+        self.interview_by_id = _by_id(session, lock, Interview)
         self.interviews_by_proposal = _by_parent(
-            session, Interview, Interview.proposal_id, Interview.round
+            session, lock, Interview, Interview.proposal_id, Interview.round
         )
         self.windows_by_interview = _by_parent(
             session,
+            lock,
             AvailabilityWindow,
             AvailabilityWindow.interview_id,
             AvailabilityWindow.starts_at,
         )
         self.participants_by_interview = _by_parent(
-            session, Participant, Participant.interview_id, Participant.email
+            session, lock, Participant, Participant.interview_id, Participant.email
         )

@@ -31,13 +31,14 @@ class NotificationQuery:
         after: str | None = None,
     ) -> NotificationConnection:
         with query_errors():
-            rows, has_next = await listing.notifications_of(
-                session=info.context.session,
-                user_id=info.context.require_viewer().id,
-                unread_only=unread_only,
-                first=page_size(first),
-                after=Cursor.decode(after) if after else None,
-            )
+            async with info.context.db_lock:
+                rows, has_next = await listing.notifications_of(
+                    session=info.context.session,
+                    user_id=info.context.require_viewer().id,
+                    unread_only=unread_only,
+                    first=page_size(first),
+                    after=Cursor.decode(after) if after else None,
+                )
         edges = [
             Edge(node=Notification(model=row), cursor=Cursor(row.created_at, row.id).encode())
             for row in rows
