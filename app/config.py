@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     microsoft_client_id: str = ""
     microsoft_client_secret: str = ""
     microsoft_api_url: str = ""
+    # OAuth endpoints; tests and `python -m tests.fakes` point them at local fakes.
+    google_auth_url: str = "https://accounts.google.com/o/oauth2/v2/auth"
+    google_token_url: str = "https://oauth2.googleapis.com/token"
+    microsoft_auth_url: str = "https://login.microsoftonline.com/common/oauth2/v2.0/authorize"
+    microsoft_token_url: str = "https://login.microsoftonline.com/common/oauth2/v2.0/token"
+    calendar_timeout_seconds: float = Field(default=20.0, gt=0)
+    freebusy_cache_seconds: int = Field(default=60, ge=0)
     max_query_depth: int = Field(default=10, ge=3)
     max_query_tokens: int = Field(default=2000, ge=100)
     max_query_aliases: int = Field(default=30, ge=1)

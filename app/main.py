@@ -18,6 +18,7 @@ from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
 from app.access import load_viewer
+from app.calendars.oauth import oauth_callback
 from app.config import Settings
 from app.db import create_engine, create_session_factory
 from app.models import utcnow
@@ -117,6 +118,14 @@ def create_app(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/health", health),
+            Route(
+                "/oauth/{provider}/callback",
+                oauth_callback(
+                    settings=settings,
+                    session_factory=create_session_factory(engine),
+                    clock=clock,
+                ),
+            ),
         ],
         lifespan=lifespan,
     )

@@ -13,6 +13,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 
 from app.config import Settings
+from app.schema.calendars import CalendarMutation, CalendarQuery
 from app.schema.errors import UserInputError
 from app.schema.interviews import InterviewMutation, InterviewQuery
 from app.schema.notifications import NotificationMutation, NotificationQuery
@@ -20,12 +21,12 @@ from app.schema.people import AdminMutation, PeopleQuery
 
 
 @strawberry.type
-class Query(PeopleQuery, InterviewQuery, NotificationQuery):
+class Query(PeopleQuery, InterviewQuery, NotificationQuery, CalendarQuery):
     pass
 
 
 @strawberry.type
-class Mutation(InterviewMutation, NotificationMutation, AdminMutation):
+class Mutation(InterviewMutation, NotificationMutation, AdminMutation, CalendarMutation):
     pass
 
 

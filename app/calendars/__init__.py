@@ -1,0 +1,1 @@
+"""Calendar providers behind one interface (base.py), OAuth connect, free/busy."""

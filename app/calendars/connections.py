@@ -1,0 +1,156 @@
+"""Connections: storing them, opening a provider client for one, and marking one broken.
+
+Like every service here, nothing in this module commits: the request or task that called
+it does, once.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.calendars.base import AccountInfo, CalendarClient, TokenHolder
+from app.calendars.google import GoogleCalendarClient
+from app.calendars.outlook import OutlookCalendarClient
+from app.calendars.tokens import TokenCipher, TokenSet
+from app.config import Settings
+from app.models import CalendarConnection, CalendarProvider, ConnectionState
+
+
+@functools.lru_cache(maxsize=4)
+def token_cipher(secret_key: str) -> TokenCipher:
+    return TokenCipher(secret_key)
+
+
+def provider_configured(settings: Settings, provider: CalendarProvider) -> bool:
+    if provider is CalendarProvider.GOOGLE:
+        return bool(settings.google_client_id and settings.google_client_secret)
+    return bool(settings.microsoft_client_id and settings.microsoft_client_secret)
+
+
+def client_for(connection: CalendarConnection, settings: Settings) -> CalendarClient:
+    """A provider client on the connection's decrypted tokens.
+
+    After using it, call `store_refreshed_tokens` so a refreshed token is kept.
+    """
+    holder = TokenHolder(token_cipher(settings.secret_key).decrypt(connection.token_ciphertext))
+    return client_for_tokens(
+        settings,
+        connection.provider,
+        holder,
+        calendar_id=connection.calendar_id,
+        account_email=connection.account_email,
+    )
+
+
+def client_for_tokens(
+    settings: Settings,
+    provider: CalendarProvider,
+    holder: TokenHolder,
+    *,
+    calendar_id: str = "primary",
+    account_email: str = "",
+) -> CalendarClient:
+    if provider is CalendarProvider.GOOGLE:
+        return GoogleCalendarClient(settings=settings, holder=holder, calendar_id=calendar_id)
+    return OutlookCalendarClient(
+        settings=settings, holder=holder, calendar_id=calendar_id, account_email=account_email
+    )
+
+
+def store_refreshed_tokens(
+    connection: CalendarConnection, client: CalendarClient, settings: Settings
+) -> bool:
+    if not client.tokens_changed:
+        return False
+    connection.token_ciphertext = token_cipher(settings.secret_key).encrypt(client.tokens)
+    return True
+
+
+def mark_broken(connection: CalendarConnection, *, reason: str, now: datetime) -> None:
+    """The provider refused our tokens for good; the user has to connect again.
+
+    Telling the user (in-app and by mail) is the caller's part, once, when this changes
+    the state.
+    """
+    connection.state = ConnectionState.BROKEN
+    connection.broken_reason = reason
+    connection.broken_at = now
+
+
+async def save_connection(
+    *,
+    session: AsyncSession,
+    settings: Settings,
+    user_id: uuid.UUID,
+    provider: CalendarProvider,
+    account: AccountInfo,
+    tokens: TokenSet,
+    now: datetime,
+) -> CalendarConnection:
+    """Create the user's connection to this provider, or replace its account and tokens."""
+    ciphertext = token_cipher(settings.secret_key).encrypt(tokens)
+    connection = await connection_of(session=session, user_id=user_id, provider=provider)
+    if connection is None:
+        connection = CalendarConnection(
+            id=uuid.uuid4(),
+            user_id=user_id,
+            provider=provider,
+            created_at=now,
+            account_email=account.email,
+            calendar_id=account.calendar_id,
+            token_ciphertext=ciphertext,
+            state=ConnectionState.CONNECTED,
+            updated_at=now,
+        )
+        session.add(connection)
+    else:
+        connection.account_email = account.email
+        connection.calendar_id = account.calendar_id
+        connection.token_ciphertext = ciphertext
+        connection.state = ConnectionState.CONNECTED
+        connection.broken_reason = None
+        connection.broken_at = None
+        connection.updated_at = now
+    await session.flush()
+    return connection
+
+
+async def connection_of(
+    *, session: AsyncSession, user_id: uuid.UUID, provider: CalendarProvider
+) -> CalendarConnection | None:
+    return await session.scalar(
+        select(CalendarConnection).where(
+            CalendarConnection.user_id == user_id, CalendarConnection.provider == provider
+        )
+    )
+
+
+async def connections_of_users(
+    *, session: AsyncSession, user_ids: Sequence[uuid.UUID]
+) -> list[CalendarConnection]:
+    if not user_ids:
+        return []
+    rows = await session.scalars(
+        select(CalendarConnection)
+        .where(CalendarConnection.user_id.in_(list(user_ids)))
+        .order_by(CalendarConnection.user_id, CalendarConnection.provider)
+    )
+    return list(rows)
+
+
+async def disconnect(
+    *, session: AsyncSession, user_id: uuid.UUID, provider: CalendarProvider
+) -> bool:
+    """Forget the connection and its tokens. Events already written keep their record."""
+    result = await session.execute(
+        delete(CalendarConnection).where(
+            CalendarConnection.user_id == user_id, CalendarConnection.provider == provider
+        )
+    )
+    return bool(getattr(result, "rowcount", 0))

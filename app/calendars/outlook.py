@@ -1,0 +1,347 @@
+"""Outlook / Microsoft 365 calendars through O365 (Microsoft Graph).
+
+settings.microsoft_api_url, when set, replaces `https://graph.microsoft.com/` (the local
+fake's address in tests). O365 normally refreshes tokens through MSAL against Microsoft's
+login authority, which cannot be pointed elsewhere; our token backend does the refresh
+itself at settings.microsoft_token_url (O365's documented `should_refresh_token` hook), so
+every network call of this module goes to configured addresses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import requests
+from O365 import Account, MSGraphProtocol
+from O365.utils import BaseTokenBackend
+
+from app.calendars.base import (
+    AccountInfo,
+    AuthExpired,
+    CalendarClient,
+    CalendarError,
+    EventSpec,
+    Gone,
+    Retryable,
+    Revoked,
+    TokenHolder,
+    WrittenEvent,
+    retry_after_seconds,
+)
+from app.calendars.tokens import OAuthClient, TokenEndpointError, TokenSet, utc_now
+from app.config import Settings
+from app.models import CalendarProvider
+from app.scheduling.windows import TimeRange
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+UTC_ZONE = ZoneInfo("UTC")
+# getSchedule statuses that make a slot unavailable; "workingElsewhere" and "free" do not.
+BUSY_STATUSES = frozenset({"busy", "oof", "tentative"})
+AVAILABILITY_INTERVAL_MINUTES = 15
+
+
+class RoundtableGraphProtocol(MSGraphProtocol):  # type: ignore[misc]
+    """Graph at a configurable address (O365 reads `_protocol_url` when it is built)."""
+
+    def __init__(self, *, protocol_url: str | None = None, **kwargs: Any) -> None:
+        if protocol_url:
+            self._protocol_url = protocol_url if protocol_url.endswith("/") else protocol_url + "/"
+        super().__init__(timezone=UTC_ZONE, **kwargs)
+
+
+class ConnectionTokenBackend(BaseTokenBackend):  # type: ignore[misc]
+    """O365's token store, filled from (and refreshing into) one connection's token set.
+
+    The holder is the single source of truth: after a call the caller encrypts
+    `holder.tokens` back into the connection row when `holder.changed`.
+    """
+
+    def __init__(
+        self, *, holder: TokenHolder, oauth: OAuthClient, username: str, client_id: str
+    ) -> None:
+        super().__init__()
+        self.holder = holder
+        self.oauth = oauth
+        self.username = username
+        self.client_id = client_id
+        self._fill(holder.tokens)
+
+    def load_token(self) -> bool:
+        self._fill(self.holder.tokens)
+        return True
+
+    def save_token(self, force: bool = False) -> bool:
+        return True  # the caller persists holder.tokens, encrypted, in its transaction
+
+    def delete_token(self) -> bool:
+        return True
+
+    def check_token(self) -> bool:
+        return bool(self.holder.tokens.access_token)
+
+    def should_refresh_token(self, con: Any = None, *, username: str | None = None) -> None:
+        """Refresh here, at our token endpoint; None tells O365 the session is updated."""
+        self.refresh()
+        if con is not None and con.session is not None:
+            con.update_session_auth_header(access_token=self.holder.tokens.access_token)
+        return None
+
+    def refresh(self) -> None:
+        self.holder.replace(self.oauth.refresh(self.holder.tokens, now=utc_now()))
+        self._fill(self.holder.tokens)
+
+    def _fill(self, tokens: TokenSet) -> None:
+        """Write the token set into the MSAL cache layout O365 reads its tokens from."""
+        with self._lock:
+            self._cache.clear()
+        now = utc_now()
+        expires_in = (
+            max(0, int((tokens.expires_at - now).total_seconds())) if tokens.expires_at else 0
+        )
+        # A stable home account id for the cache; Graph never sees it.
+        uid = hashlib.sha256(self.username.encode()).hexdigest()[:32]
+        client_info = base64.urlsafe_b64encode(
+            json.dumps({"uid": uid, "utid": "roundtable"}).encode()
+        ).decode()
+        response: dict[str, Any] = {
+            "access_token": tokens.access_token,
+            "token_type": "Bearer",
+            "expires_in": expires_in,
+            "client_info": client_info.rstrip("="),
+        }
+        if tokens.refresh_token:
+            response["refresh_token"] = tokens.refresh_token
+        self.add(
+            {
+                "client_id": self.client_id,
+                "scope": tokens.scope.split() or ["Calendars.ReadWrite"],
+                "environment": "roundtable.local",
+                "response": response,
+                "username": self.username,
+                "grant_type": "authorization_code",
+            },
+            now=int(now.timestamp()),
+        )
+
+
+class OutlookCalendarClient(CalendarClient):
+    provider = CalendarProvider.MICROSOFT
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        holder: TokenHolder,
+        calendar_id: str,
+        account_email: str = "",
+    ) -> None:
+        super().__init__(holder=holder, calendar_id=calendar_id)
+        self._settings = settings
+        self._email = account_email
+        self._lock = threading.Lock()
+        self._backend = ConnectionTokenBackend(
+            holder=holder,
+            oauth=OAuthClient(
+                client_id=settings.microsoft_client_id,
+                client_secret=settings.microsoft_client_secret,
+                token_url=settings.microsoft_token_url,
+                timeout=settings.calendar_timeout_seconds,
+            ),
+            username=account_email,
+            client_id=settings.microsoft_client_id,
+        )
+        self._account: Any = None
+
+    # -- the interface ------------------------------------------------------------------
+
+    async def account(self) -> AccountInfo:
+        def read(account: Any) -> AccountInfo:
+            user = account.directory().get_current_user()
+            calendar = account.schedule().get_default_calendar()
+            email = user.mail or user.user_principal_name
+            if not email or calendar is None or not calendar.calendar_id:
+                raise CalendarError("Graph did not return the account's address and calendar")
+            return AccountInfo(email=str(email).lower(), calendar_id=str(calendar.calendar_id))
+
+        return await self._run(read)
+
+    async def create_event(self, spec: EventSpec) -> WrittenEvent:
+        def create(account: Any) -> WrittenEvent:
+            calendar = self._calendar(account)
+            event = calendar.new_event()
+            # Graph's idempotency key: a retried POST returns the event the first one made.
+            event.transaction_id = spec.key
+            _apply(event, spec)
+            if spec.create_conference:
+                event.is_online_meeting = True
+            event.save()
+            if not spec.create_conference:
+                return WrittenEvent(provider_event_id=str(event.object_id), web_link=None)
+            # save() does not read the join URL back: fetch the event again for it.
+            saved = calendar.get_event(event.object_id)
+            return _written(saved or event)
+
+        return await self._run(create)
+
+    async def update_event(self, provider_event_id: str, spec: EventSpec) -> WrittenEvent:
+        def update(account: Any) -> WrittenEvent:
+            calendar = self._calendar(account)
+            event = calendar.event_constructor(
+                parent=calendar, **{calendar._cloud_data_key: {"id": provider_event_id}}
+            )
+            _apply(event, spec)
+            event.save()
+            return WrittenEvent(provider_event_id=provider_event_id)
+
+        return await self._run(update)
+
+    async def delete_event(self, provider_event_id: str) -> None:
+        def delete(account: Any) -> None:
+            calendar = self._calendar(account)
+            event = calendar.event_constructor(
+                parent=calendar, **{calendar._cloud_data_key: {"id": provider_event_id}}
+            )
+            # Our copies have no attendees, so a plain delete is the organizer's cancel.
+            event.delete()
+
+        await self._run(delete)
+
+    async def busy(self, start: datetime, end: datetime) -> list[TimeRange]:
+        def read(account: Any) -> list[TimeRange]:
+            schedules = account.schedule().get_availability(
+                schedules=[self._email],
+                start=start.astimezone(UTC_ZONE),
+                end=end.astimezone(UTC_ZONE),
+                interval=AVAILABILITY_INTERVAL_MINUTES,
+            )
+            mine = next(
+                (s for s in schedules if str(s.get("scheduleId", "")).lower() == self._email),
+                None,
+            )
+            if mine is None:
+                raise CalendarError("getSchedule did not answer for the account")
+            if mine.get("error"):
+                raise CalendarError(f"getSchedule failed: {mine['error'].get('message')}")
+            return [
+                TimeRange(item["start"].astimezone(UTC), item["end"].astimezone(UTC))
+                for item in mine.get("scheduleItems") or []
+                if str(item.get("status", "")).lower() in BUSY_STATUSES
+            ]
+
+        return await self._run(read)
+
+    # -- running the blocking library -----------------------------------------------------
+
+    def _calendar(self, account: Any) -> Any:
+        schedule = account.schedule()
+        return schedule.calendar_constructor(
+            parent=schedule, **{schedule._cloud_data_key: {"id": self.calendar_id}}
+        )
+
+    def _account_instance(self) -> Any:
+        if self._account is None:
+            protocol = RoundtableGraphProtocol(
+                protocol_url=self._settings.microsoft_api_url or None
+            )
+            self._account = Account(
+                (self._settings.microsoft_client_id, self._settings.microsoft_client_secret),
+                protocol=protocol,
+                token_backend=self._backend,
+                username=self._email or None,
+                requests_delay=0,
+                # No retries inside O365: the caller retries with backoff and Retry-After.
+                request_retries=0,
+                timeout=self._settings.calendar_timeout_seconds,
+            )
+        return self._account
+
+    async def _run(self, call: Callable[[Any], T]) -> T:
+        return await asyncio.to_thread(self._call, call)
+
+    def _call(self, call: Callable[[Any], T]) -> T:
+        with self._lock:
+            try:
+                if self.holder.tokens.expired(utc_now()):
+                    self._refresh()
+                account = self._account_instance()
+                try:
+                    return call(account)
+                except requests.HTTPError as exc:
+                    if _status(exc) != 401:
+                        raise
+                    # 401 with a token we thought valid: refresh once and try again.
+                    self._refresh()
+                    return call(account)
+            except requests.HTTPError as exc:
+                raise _translate(exc) from exc
+            except TokenEndpointError as exc:
+                raise _refresh_failed(exc) from exc
+            except requests.RequestException as exc:
+                raise Retryable(f"Microsoft Graph unreachable: {exc!r}") from exc
+
+    def _refresh(self) -> None:
+        self._backend.refresh()
+        if self._account is not None and self._account.con.session is not None:
+            self._account.con.update_session_auth_header(
+                access_token=self.holder.tokens.access_token
+            )
+
+
+def _apply(event: Any, spec: EventSpec) -> None:
+    event.subject = spec.title
+    event.body_type = "text"
+    event.body = spec.description
+    # Graph gets UTC and shows the event in each reader's own timezone.
+    event.start = spec.start.astimezone(UTC_ZONE)
+    event.end = spec.end.astimezone(UTC_ZONE)
+    if spec.location:
+        event.location = spec.location
+    # Attendees stay in the description: Graph mails an invitation to every attendee of an
+    # event, and Roundtable already mails its own iCalendar invite.
+
+
+def _written(event: Any) -> WrittenEvent:
+    url = event.online_meeting_url
+    if not url and isinstance(event.online_meeting, dict):
+        url = event.online_meeting.get("joinUrl")
+    return WrittenEvent(
+        provider_event_id=str(event.object_id), conference_url=url, web_link=event.web_link
+    )
+
+
+def _status(exc: requests.HTTPError) -> int:
+    return int(exc.response.status_code) if exc.response is not None else 0
+
+
+def _translate(exc: requests.HTTPError) -> CalendarError:
+    status = _status(exc)
+    headers = exc.response.headers if exc.response is not None else {}
+    retry_after = retry_after_seconds(headers.get("Retry-After"))
+    message = f"Microsoft Graph answered {status}: {exc}"
+    if status == 429 or status >= 500 or status == 0:
+        return Retryable(message, retry_after)
+    if status in (404, 410):
+        return Gone(message)
+    if status == 401:
+        return AuthExpired(message)
+    return CalendarError(message)
+
+
+def _refresh_failed(exc: TokenEndpointError) -> CalendarError:
+    if exc.error in {"invalid_grant", "interaction_required"}:
+        return Revoked(f"Microsoft refused the refresh token: {exc}")
+    if exc.retryable:
+        return Retryable(f"Microsoft token refresh failed: {exc}")
+    return AuthExpired(f"Microsoft token refresh failed: {exc}")

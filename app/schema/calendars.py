@@ -1,0 +1,116 @@
+"""Connecting, listing and disconnecting the signed-in user's calendars."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import models
+from app.calendars import connections, oauth
+from app.errors import ErrorCode, ServiceError
+from app.schema.context import Info
+from app.schema.errors import UserError, user_errors
+from app.schema.permissions import IsAuthenticated
+
+# Registered on the model enums themselves, so the annotations below name them directly.
+strawberry.enum(models.CalendarProvider, name="CalendarProvider")
+strawberry.enum(
+    models.ConnectionState,
+    name="CalendarConnectionState",
+    description="BROKEN: the provider refused our access; connect the calendar again.",
+)
+CalendarProvider = models.CalendarProvider
+
+
+@strawberry.type
+class CalendarConnection:
+    id: strawberry.ID
+    provider: CalendarProvider
+    account_email: str
+    calendar_id: str
+    state: models.ConnectionState
+    broken_reason: str | None
+    connected_at: datetime
+
+    @classmethod
+    def of(cls, model: models.CalendarConnection) -> CalendarConnection:
+        return cls(
+            id=strawberry.ID(str(model.id)),
+            provider=model.provider,
+            account_email=model.account_email,
+            calendar_id=model.calendar_id,
+            state=model.state,
+            broken_reason=model.broken_reason,
+            connected_at=model.updated_at,
+        )
+
+
+@strawberry.type
+class ConnectCalendarPayload:
+    authorization_url: str | None = strawberry.field(
+        default=None, description="Send the user here; the provider returns to our callback."
+    )
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class DisconnectCalendarPayload:
+    disconnected: bool = False
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class CalendarQuery:
+    @strawberry.field(permission_classes=[IsAuthenticated])
+    async def my_calendar_connections(self, info: Info) -> list[CalendarConnection]:
+        rows = await connections.connections_of_users(
+            session=info.context.session, user_ids=[info.context.require_viewer().id]
+        )
+        return [CalendarConnection.of(row) for row in rows]
+
+
+@strawberry.type
+class CalendarMutation:
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    async def connect_calendar(
+        self, info: Info, provider: CalendarProvider
+    ) -> ConnectCalendarPayload:
+        ctx = info.context
+        chosen = models.CalendarProvider(provider)
+        if not connections.provider_configured(ctx.settings, chosen):
+            return ConnectCalendarPayload(
+                errors=[
+                    UserError(
+                        code=ErrorCode.VALIDATION,
+                        message=f"{oauth.PROVIDER_NAMES[chosen]} is not available on this server",
+                        field="provider",
+                    )
+                ]
+            )
+        url = oauth.authorization_url(
+            ctx.settings, user_id=ctx.require_viewer().id, provider=chosen
+        )
+        return ConnectCalendarPayload(authorization_url=url)
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    async def disconnect_calendar(
+        self, info: Info, provider: CalendarProvider
+    ) -> DisconnectCalendarPayload:
+        ctx = info.context
+
+        async def work(session: AsyncSession) -> bool:
+            removed = await connections.disconnect(
+                session=session,
+                user_id=ctx.require_viewer().id,
+                provider=models.CalendarProvider(provider),
+            )
+            if not removed:
+                raise ServiceError.one(
+                    ErrorCode.NOT_FOUND, "no calendar of this provider is connected", "provider"
+                )
+            return True
+
+        done, errors = await ctx.unit_of_work(work)
+        return DisconnectCalendarPayload(disconnected=bool(done), errors=user_errors(errors))
