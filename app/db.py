@@ -38,11 +38,20 @@ def _sqlite_engine(url: str) -> AsyncEngine:
     return engine
 
 
-def _serialise_sqlite_writes(engine: Engine) -> None:
-    """SQLite allows one writer; BEGIN IMMEDIATE takes the write lock up front.
+WRITE_INTENT = "roundtable_write_intent"
 
-    Without it two transactions may both read "slot free" and the second fails late with
-    SQLITE_BUSY on upgrade instead of waiting; with it, bookings are serialised.
+
+async def begin_write(session: AsyncSession) -> None:
+    """Start the session's transaction as a writer (see _serialise_sqlite_writes)."""
+    await session.connection(execution_options={WRITE_INTENT: True})
+
+
+def _serialise_sqlite_writes(engine: Engine) -> None:
+    """SQLite allows one writer; a unit of work that will write begins IMMEDIATE.
+
+    The write lock is then taken up front: two bookers cannot both read "slot free" and
+    the second waits (busy_timeout) instead of failing late on lock upgrade. Reads begin
+    deferred, so they never hold the write lock.
     """
 
     @event.listens_for(engine, "connect")
@@ -56,7 +65,8 @@ def _serialise_sqlite_writes(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        writer = connection.get_execution_options().get(WRITE_INTENT, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

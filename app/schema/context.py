@@ -17,6 +17,7 @@ from starlette.requests import Request
 
 from app.access import Viewer
 from app.config import Settings
+from app.db import begin_write
 from app.errors import FieldError, ServiceError
 from app.models import utcnow
 from app.notifications.service import OUTBOX_WRITTEN
@@ -59,6 +60,7 @@ class Context:
         """
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
+                await begin_write(self.session)
                 result = await work(self.session)
                 await self.session.commit()
             except ServiceError as exc:
