@@ -6,6 +6,7 @@ import enum
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, exists, or_, select
@@ -25,7 +26,7 @@ class InterviewGroup(enum.StrEnum):
 
 @dataclass(frozen=True)
 class _Order:
-    column: ColumnElement[datetime]
+    column: Any  # a datetime column of Interview
     descending: bool
 
 
@@ -36,15 +37,15 @@ def _group(group: InterviewGroup, now: datetime) -> tuple[ColumnElement[bool], _
         case InterviewGroup.UPCOMING:  # soonest first
             return and_(
                 Interview.status == InterviewStatus.BOOKED, Interview.booked_end > now
-            ), _Order(Interview.booked_start, False)  # type: ignore[arg-type]
+            ), _Order(Interview.booked_start, False)
         case InterviewGroup.PAST:  # latest first
             return and_(
                 Interview.status == InterviewStatus.BOOKED, Interview.booked_end <= now
-            ), _Order(Interview.booked_start, True)  # type: ignore[arg-type]
+            ), _Order(Interview.booked_start, True)
         case InterviewGroup.CANCELLED:
             return Interview.status == InterviewStatus.CANCELLED, _Order(
                 Interview.cancelled_at,
-                True,  # type: ignore[arg-type]
+                True,
             )
 
 

@@ -86,16 +86,16 @@ def parse_windows(
 
     parsed.sort(key=lambda item: item[1])
     reaching: tuple[int, TimeRange] | None = None  # the window reaching furthest so far
-    for index, window in parsed:
-        if reaching is not None and reaching[1].overlaps(window):
+    for index, time_range in parsed:
+        if reaching is not None and reaching[1].overlaps(time_range):
             errors.append(
                 validation(f"the window overlaps window {reaching[0]}", f"{field}.{index}.start")
             )
-        if reaching is None or window.end > reaching[1].end:
-            reaching = (index, window)
+        if reaching is None or time_range.end > reaching[1].end:
+            reaching = (index, time_range)
     if errors:
         raise ServiceError(errors)
-    return [window for _, window in parsed]
+    return [time_range for _, time_range in parsed]
 
 
 def _parse(value: str, tz: ZoneInfo, field: str, errors: list[FieldError]) -> datetime | None:

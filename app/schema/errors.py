@@ -11,7 +11,8 @@ from graphql import GraphQLError
 from app.errors import ErrorCode as DomainErrorCode
 from app.errors import FieldError, ServiceError
 
-ErrorCode = strawberry.enum(DomainErrorCode, name="ErrorCode")
+strawberry.enum(DomainErrorCode)
+ErrorCode = DomainErrorCode
 
 
 @strawberry.type

@@ -32,7 +32,8 @@ from app.schema.types import (
     TimeWindow,
 )
 
-InterviewGroup = strawberry.enum(DomainInterviewGroup, name="InterviewGroup")
+strawberry.enum(DomainInterviewGroup)
+InterviewGroup = DomainInterviewGroup
 
 
 @strawberry.input
@@ -348,6 +349,7 @@ class InterviewMutation:
         proposal, errors = await ctx.unit_of_work(work)
         if errors:
             return ProposalPayload(errors=user_errors(errors))
+        assert proposal is not None
         return ProposalPayload(proposal=Proposal(model=proposal))
 
 

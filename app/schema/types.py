@@ -12,11 +12,20 @@ from app.models import ParticipantKind as DomainParticipantKind
 from app.models import SyncState as DomainSyncState
 from app.schema.context import Info
 
-Role = strawberry.enum(models.Role, name="Role")
-InterviewStatus = strawberry.enum(models.InterviewStatus, name="InterviewStatus")
-ProposalStatus = strawberry.enum(models.ProposalStatus, name="ProposalStatus")
-ParticipantKind = strawberry.enum(DomainParticipantKind, name="ParticipantKind")
-SyncState = strawberry.enum(DomainSyncState, name="SyncState")
+# strawberry.enum registers the domain enums in place; the names below are those classes.
+for _enum in (
+    models.Role,
+    models.InterviewStatus,
+    models.ProposalStatus,
+    DomainParticipantKind,
+    DomainSyncState,
+):
+    strawberry.enum(_enum)
+Role = models.Role
+InterviewStatus = models.InterviewStatus
+ProposalStatus = models.ProposalStatus
+ParticipantKind = DomainParticipantKind
+SyncState = DomainSyncState
 
 
 @strawberry.type
