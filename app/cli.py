@@ -75,16 +75,31 @@ def _run_uvicorn(settings: Settings, args: argparse.Namespace, *, embedded: bool
     import uvicorn
 
     from app.main import create_app
+    from app.workers.background import Background
 
-    app = create_app(settings)
+    # The relay publishes outbox rows after each commit; without a broker URL (and always
+    # in the embedded default) a Dramatiq worker runs in this process too.
+    background = Background(settings, in_process_worker=embedded or not settings.broker_url)
+    app = create_app(
+        settings, on_outbox_written=background.wake, lifespan_hooks=[background.lifespan]
+    )
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
 
 
 def cmd_worker(_: argparse.Namespace) -> None:
-    raise SystemExit(
-        "roundtable worker: the background workers (outbox relay, mail, calendar sync) are not "
-        "built yet; mail and sync intents are kept in the outbox table until they are."
-    )
+    from app.workers.options import WorkerOptions
+
+    settings = configure(load_settings(require_secret=False))
+    if not settings.broker_url:
+        raise SettingsError(
+            "ROUNDTABLE_BROKER_URL: required for `roundtable worker` (redis://... or "
+            "amqp://...); the embedded default runs its worker inside `roundtable serve`"
+        )
+    options = WorkerOptions()
+    # Dramatiq's own CLI supervises the worker processes (restarts, signals, reloads).
+    argv = [sys.executable, "-m", "dramatiq", "app.workers.entry"]
+    argv += ["--processes", str(options.processes), "--threads", str(options.threads)]
+    os.execv(sys.executable, argv)
 
 
 def cmd_migrate(_: argparse.Namespace) -> None:

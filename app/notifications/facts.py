@@ -1,0 +1,177 @@
+"""What a mail says about an interview, read from the database when the mail is sent.
+
+The outbox payload names the interview, the recipient and the kind; the times, the people
+and the conference link are read here, so every recipient's mail is rendered in their own
+time zone from the same facts (the in-app message text carries one zone only).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import (
+    AvailabilityWindow,
+    Interview,
+    InterviewStatus,
+    Participant,
+    Project,
+    Proposal,
+    User,
+)
+from app.notifications.ical import Person
+from app.notifications.kinds import InviteMethod, MessageKind
+
+
+@dataclass(frozen=True)
+class MailIntent:
+    """One outbox row of topic "mail", as written by `notifications.service.tell`."""
+
+    outbox_id: uuid.UUID
+    created_at: datetime
+    kind: str
+    to: str
+    time_zone: str
+    user_id: uuid.UUID | None
+    interview_id: uuid.UUID | None
+    invite: InviteMethod | None
+    sequence: int | None
+    message: str
+
+    @classmethod
+    def from_payload(
+        cls, outbox_id: uuid.UUID, created_at: datetime, payload: dict[str, Any]
+    ) -> MailIntent:
+        invite = payload.get("invite")
+        return cls(
+            outbox_id=outbox_id,
+            created_at=created_at,
+            kind=str(payload.get("kind", "")),
+            to=str(payload["to"]),
+            time_zone=str(payload.get("time_zone") or "UTC"),
+            user_id=_uuid(payload.get("user_id")),
+            interview_id=_uuid(payload.get("interview_id")),
+            invite=InviteMethod(invite) if invite else None,
+            sequence=payload.get("sequence"),
+            message=str(payload.get("message", "")),
+        )
+
+
+@dataclass(frozen=True)
+class InterviewFacts:
+    interview_id: uuid.UUID
+    round: int
+    status: InterviewStatus
+    project_title: str
+    team_time_zone: str
+    candidate: Person
+    candidate_id: uuid.UUID
+    requester: Person
+    participants: tuple[Person, ...]
+    windows: tuple[tuple[datetime, datetime], ...]
+    booked_start: datetime | None
+    booked_end: datetime | None
+    conference_url: str | None
+    cancel_reason: str | None
+    alternative_message: str | None
+    ical_sequence: int
+
+    @property
+    def attendees(self) -> tuple[Person, ...]:
+        """Everyone in the meeting: the candidate first, then the team."""
+        seen = {self.candidate.email}
+        rest = []
+        for person in self.participants:
+            if person.email not in seen:
+                seen.add(person.email)
+                rest.append(person)
+        return (self.candidate, *rest)
+
+
+def _uuid(value: object) -> uuid.UUID | None:
+    return uuid.UUID(str(value)) if value else None
+
+
+async def load_interview_facts(
+    session: AsyncSession, interview_id: uuid.UUID
+) -> InterviewFacts | None:
+    row = (
+        await session.execute(
+            select(Interview, Proposal, Project)
+            .join(Proposal, Proposal.id == Interview.proposal_id)
+            .join(Project, Project.id == Proposal.project_id)
+            .where(Interview.id == interview_id)
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    interview, proposal, project = row
+    participants = list(
+        await session.scalars(
+            select(Participant)
+            .where(Participant.interview_id == interview.id)
+            .order_by(Participant.kind, Participant.email)
+        )
+    )
+    user_ids = {proposal.candidate_id, interview.requested_by_id} | {
+        p.user_id for p in participants if p.user_id is not None
+    }
+    users = {u.id: u for u in await session.scalars(select(User).where(User.id.in_(user_ids)))}
+    windows = await session.scalars(
+        select(AvailabilityWindow)
+        .where(AvailabilityWindow.interview_id == interview.id)
+        .order_by(AvailabilityWindow.starts_at)
+    )
+    candidate, requester = users[proposal.candidate_id], users[interview.requested_by_id]
+    return InterviewFacts(
+        interview_id=interview.id,
+        round=interview.round,
+        status=interview.status,
+        project_title=project.title,
+        team_time_zone=interview.time_zone,
+        candidate=Person(candidate.email, candidate.name),
+        candidate_id=candidate.id,
+        requester=Person(requester.email, requester.name),
+        participants=tuple(
+            Person(p.email, users[p.user_id].name if p.user_id in users else None)
+            for p in participants
+        ),
+        windows=tuple((w.starts_at, w.ends_at) for w in windows),
+        booked_start=interview.booked_start,
+        booked_end=interview.booked_end,
+        conference_url=interview.conference_url,
+        cancel_reason=interview.cancel_reason,
+        alternative_message=interview.alternative_times_message,
+        ical_sequence=interview.ical_sequence,
+    )
+
+
+async def recipient_name(session: AsyncSession, user_id: uuid.UUID | None) -> str | None:
+    if user_id is None:
+        return None
+    name: str | None = await session.scalar(select(User.name).where(User.id == user_id))
+    return name
+
+
+def superseded(intent: MailIntent, facts: InterviewFacts | None) -> str | None:
+    """Why a mail should no longer go out, if it should not.
+
+    A reminder to book is pointless once the interview is booked or cancelled; a booking
+    invite that a cancellation (a higher SEQUENCE) has replaced would only confuse.
+    """
+    if facts is None:
+        return None
+    if intent.kind == MessageKind.BOOKING_REMINDER and facts.status is not InterviewStatus.PENDING:
+        return f"the interview is {facts.status.value.lower()}: no reminder"
+    if (
+        intent.invite is InviteMethod.REQUEST
+        and facts.status is InterviewStatus.CANCELLED
+        and (intent.sequence or 0) < facts.ical_sequence
+    ):
+        return "the booking was cancelled before its invite went out"
+    return None

@@ -1,0 +1,1 @@
+"""Background work: the outbox relay, Dramatiq brokers and actors, mail and reminders."""

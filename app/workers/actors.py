@@ -1,0 +1,141 @@
+"""Thin Dramatiq actors around the plain async functions, and each worker's periodic sweep.
+
+`declare_actors` binds one actor per outbox topic (queue = topic) to a given broker, so the
+production worker, the embedded worker and the tests each build their own set.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
+from typing import Any
+
+import dramatiq
+from dramatiq.asyncio import get_event_loop_thread
+from dramatiq.middleware import Middleware
+
+from app.notifications.service import MAIL_TOPIC
+from app.workers.mail import deliver_mail
+from app.workers.outbox import Handler, Outcome, process_outbox_message, publish_pending
+from app.workers.reminders import send_due_reminders
+from app.workers.runtime import WorkerRuntime
+
+logger = logging.getLogger(__name__)
+
+
+def topic_handlers(runtime: WorkerRuntime) -> dict[str, Handler]:
+    """Every outbox topic a worker can deliver; the relay publishes only these."""
+    return {MAIL_TOPIC: partial(deliver_mail, runtime=runtime)}
+
+
+TOPICS = frozenset({MAIL_TOPIC})
+
+
+@dataclass
+class Actors:
+    broker: dramatiq.Broker
+    runtime: WorkerRuntime
+    by_topic: Mapping[str, dramatiq.Actor[Any, Any]]
+
+    def publish(self, topic: str, message_id: uuid.UUID) -> None:
+        self.by_topic[topic].send(str(message_id))
+
+
+def declare_actors(broker: dramatiq.Broker, runtime: WorkerRuntime) -> Actors:
+    handlers = topic_handlers(runtime)
+    options = runtime.options
+
+    def make(topic: str) -> dramatiq.Actor[Any, Any]:
+        async def process(message_id: str) -> None:
+            result = await process_outbox_message(
+                sessions=runtime.sessions,
+                handlers=handlers,
+                message_id=uuid.UUID(message_id),
+                options=options,
+                clock=runtime.clock,
+            )
+            if result.outcome is Outcome.RETRY and result.retry_in is not None:
+                raise dramatiq.Retry(delay=int(result.retry_in / timedelta(milliseconds=1)))
+
+        process.__name__ = f"outbox_{topic}"
+        decorate = dramatiq.actor(
+            broker=broker,
+            actor_name=f"outbox_{topic}",
+            queue_name=topic,
+            # Attempts are counted on the outbox row; these retries only cover the rare
+            # crash outside it (the database down while finishing).
+            max_retries=options.max_attempts,
+            min_backoff=int(options.min_backoff_seconds * 1000),
+            max_backoff=int(options.max_backoff_seconds * 1000),
+        )
+        return decorate(process)
+
+    return Actors(broker, runtime, {topic: make(topic) for topic in handlers})
+
+
+async def sweep(actors: Actors) -> tuple[int, int]:
+    """Due reminders first (their mails are then published in the same pass), then missed rows."""
+    runtime = actors.runtime
+    now = runtime.clock()
+    reminded = await send_due_reminders(
+        sessions=runtime.sessions,
+        reminder_after=timedelta(hours=runtime.settings.reminder_after_hours),
+        now=now,
+    )
+    published = await publish_pending(
+        sessions=runtime.sessions,
+        publish=actors.publish,
+        topics=actors.by_topic.keys(),
+        options=runtime.options,
+        now=runtime.clock(),
+    )
+    return reminded, published
+
+
+class Periodic(Middleware):
+    """Runs `sweep` every interval in each worker process, on the AsyncIO middleware's loop.
+
+    Both halves are safe with any number of workers (conditional UPDATE claims), so there
+    is no leader to elect. The runtime's engine is disposed on that loop at shutdown.
+    """
+
+    def __init__(self, actors: Actors, *, run_sweeps: bool = True) -> None:
+        self.actors = actors
+        self.run_sweeps = run_sweeps
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        if not self.run_sweeps:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="outbox-sweep", daemon=True)
+        self._thread.start()
+
+    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        loop_thread = get_event_loop_thread()
+        if loop_thread is not None:
+            loop_thread.run_coroutine(self.actors.runtime.close())
+
+    def _loop(self) -> None:
+        interval = self.actors.runtime.options.sweep_interval_seconds
+        while True:
+            loop_thread = get_event_loop_thread()
+            if loop_thread is not None:
+                try:
+                    reminded, published = loop_thread.run_coroutine(sweep(self.actors))
+                    if reminded or published:
+                        logger.info("sweep: %d reminded, %d published", reminded, published)
+                except Exception:
+                    logger.warning("sweep failed; trying again in %ss", interval, exc_info=True)
+            if self._stop.wait(interval):
+                return

@@ -1,0 +1,291 @@
+"""The outbox: publishing committed rows to the broker, and processing one row exactly so.
+
+Rows move PENDING -> DONE, or -> FAILED with the reason after the last attempt or a
+permanent error. Two conditional UPDATEs keep several relays and workers out of each
+other's way without locks held across network calls:
+
+- publishing claims a batch by setting `published_at` (only rows nobody published
+  recently), so two relays do not both publish a fresh row;
+- processing claims one row by moving `available_at` a lease into the future and counting
+  the attempt, so a second delivery of the same broker message, or a republished one,
+  finds the row taken or done and does nothing.
+
+A worker that dies holding a claim loses nothing: once the lease has passed and the row has
+sat unclaimed for `republish_after`, a sweep publishes it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.db import begin_write
+from app.models import OutboxMessage, OutboxStatus
+from app.notifications.delivery import PermanentDeliveryError, TransientDeliveryError
+from app.workers.options import WorkerOptions
+
+logger = logging.getLogger(__name__)
+
+MAX_REASON = 2000
+
+
+@dataclass(frozen=True)
+class ClaimedMessage:
+    id: uuid.UUID
+    topic: str
+    payload: dict[str, Any]
+    created_at: datetime
+    attempts: int  # this attempt's number, from 1
+
+
+# A handler does the work of one row and returns a note for the row (or None); it raises
+# TransientDeliveryError to be retried later and PermanentDeliveryError to fail at once.
+Handler = Callable[[ClaimedMessage], Awaitable[str | None]]
+
+
+class Outcome(enum.StrEnum):
+    DONE = "DONE"
+    RETRY = "RETRY"
+    FAILED = "FAILED"
+    SKIPPED = "SKIPPED"  # done already, claimed by another worker, or not due yet
+
+
+@dataclass(frozen=True)
+class Result:
+    outcome: Outcome
+    retry_in: timedelta | None = None
+    reason: str | None = None
+
+
+async def process_outbox_message(
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    handlers: Mapping[str, Handler],
+    message_id: uuid.UUID,
+    options: WorkerOptions,
+    clock: Callable[[], datetime],
+) -> Result:
+    claimed = await _claim(sessions, message_id, clock(), options.lease)
+    if claimed is None:
+        return Result(Outcome.SKIPPED)
+    handler = handlers.get(claimed.topic)
+    try:
+        if handler is None:
+            raise TransientDeliveryError(f"no worker handles topic {claimed.topic!r} yet")
+        note = await handler(claimed)
+    except TransientDeliveryError as exc:
+        if claimed.attempts >= options.max_attempts:
+            return await _fail(sessions, claimed, clock(), f"gave up: {exc.reason}")
+        delay = options.backoff(claimed.attempts, exc.retry_after)
+        now = clock()
+        await _finish(
+            sessions,
+            claimed,
+            status=OutboxStatus.PENDING,
+            last_error=exc.reason[:MAX_REASON],
+            available_at=now + delay,
+            published_at=now,  # the broker holds the delayed retry from now on
+        )
+        logger.info("outbox %s: %s; retry in %s", claimed.id, exc.reason, delay)
+        return Result(Outcome.RETRY, retry_in=delay, reason=exc.reason)
+    except PermanentDeliveryError as exc:
+        return await _fail(sessions, claimed, clock(), exc.reason)
+    except Exception as exc:
+        # A bug or an outage we did not foresee: retried like a transient error, and kept
+        # on the row so admins see it if it never goes away.
+        logger.exception("outbox %s: unexpected error", claimed.id)
+        if claimed.attempts >= options.max_attempts:
+            return await _fail(sessions, claimed, clock(), f"gave up: {exc!r}")
+        delay = options.backoff(claimed.attempts)
+        now = clock()
+        await _finish(
+            sessions,
+            claimed,
+            status=OutboxStatus.PENDING,
+            last_error=repr(exc)[:MAX_REASON],
+            available_at=now + delay,
+            published_at=now,
+        )
+        return Result(Outcome.RETRY, retry_in=delay, reason=repr(exc))
+    now = clock()
+    await _finish(sessions, claimed, status=OutboxStatus.DONE, last_error=note, processed_at=now)
+    return Result(Outcome.DONE, reason=note)
+
+
+async def _claim(
+    sessions: async_sessionmaker[AsyncSession],
+    message_id: uuid.UUID,
+    now: datetime,
+    lease: timedelta,
+) -> ClaimedMessage | None:
+    async with sessions() as session:
+        await begin_write(session)
+        row = (
+            await session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == message_id,
+                    OutboxMessage.status == OutboxStatus.PENDING,
+                    OutboxMessage.available_at <= now,
+                )
+                .values(attempts=OutboxMessage.attempts + 1, available_at=now + lease)
+                .returning(
+                    OutboxMessage.id,
+                    OutboxMessage.topic,
+                    OutboxMessage.payload,
+                    OutboxMessage.created_at,
+                    OutboxMessage.attempts,
+                )
+                .execution_options(synchronize_session=False)
+            )
+        ).one_or_none()
+        await session.commit()
+    if row is None:
+        return None
+    return ClaimedMessage(
+        id=row.id,
+        topic=row.topic,
+        payload=dict(row.payload),
+        created_at=row.created_at,
+        attempts=row.attempts,
+    )
+
+
+async def _fail(
+    sessions: async_sessionmaker[AsyncSession],
+    claimed: ClaimedMessage,
+    now: datetime,
+    reason: str,
+) -> Result:
+    logger.warning("outbox %s failed: %s", claimed.id, reason)
+    await _finish(
+        sessions,
+        claimed,
+        status=OutboxStatus.FAILED,
+        last_error=reason[:MAX_REASON],
+        processed_at=now,
+    )
+    return Result(Outcome.FAILED, reason=reason)
+
+
+async def _finish(
+    sessions: async_sessionmaker[AsyncSession],
+    claimed: ClaimedMessage,
+    **values: Any,
+) -> None:
+    # Only while the claim is still ours: a worker whose lease ran out (and whose row
+    # another worker took) must not overwrite that worker's outcome.
+    async with sessions() as session:
+        await begin_write(session)
+        await session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == claimed.id,
+                OutboxMessage.status == OutboxStatus.PENDING,
+                OutboxMessage.attempts == claimed.attempts,
+            )
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        await session.commit()
+
+
+Publish = Callable[[str, uuid.UUID], None]
+
+
+async def publish_pending(
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    publish: Publish,
+    topics: Collection[str],
+    options: WorkerOptions,
+    now: datetime,
+) -> int:
+    """Hand due rows to the broker: new ones at once, stale ones again (see module doc).
+
+    Returns how many were published. If the broker fails midway, the rows not sent are
+    released for the next pass and the error propagates.
+    """
+    stale = now - options.republish_after
+    due = and_(
+        OutboxMessage.status == OutboxStatus.PENDING,
+        OutboxMessage.topic.in_(list(topics)),
+        OutboxMessage.available_at <= now,
+        or_(
+            OutboxMessage.published_at.is_(None),
+            and_(OutboxMessage.published_at <= stale, OutboxMessage.available_at <= stale),
+        ),
+    )
+    async with sessions() as session:
+        await begin_write(session)
+        batch = (
+            select(OutboxMessage.id)
+            .where(due)
+            .order_by(OutboxMessage.created_at)
+            .limit(options.sweep_batch)
+        )
+        rows = (
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(batch.scalar_subquery()), due)
+                .values(published_at=now)
+                .returning(OutboxMessage.id, OutboxMessage.topic, OutboxMessage.created_at)
+                .execution_options(synchronize_session=False)
+            )
+        ).all()
+        await session.commit()
+    if not rows:
+        return 0
+    ordered = sorted(rows, key=lambda r: r.created_at)
+    sent: list[uuid.UUID] = []
+
+    def send_all() -> None:
+        for row in ordered:
+            publish(row.topic, row.id)
+            sent.append(row.id)
+
+    try:
+        # Broker clients block on the network: keep them off the event loop.
+        await asyncio.to_thread(send_all)
+    except BaseException:
+        unsent = [r.id for r in ordered if r.id not in set(sent)]
+        async with sessions() as session:
+            await begin_write(session)
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(unsent), OutboxMessage.published_at == now)
+                .values(published_at=None)
+                .execution_options(synchronize_session=False)
+            )
+            await session.commit()
+        raise
+    return len(rows)
+
+
+async def retry_failed(*, session: AsyncSession, message_id: uuid.UUID, now: datetime) -> bool:
+    """An admin's retry: a FAILED row becomes PENDING with a fresh set of attempts.
+
+    The caller commits (the API's unit of work, which begins SQLite transactions as writers).
+    """
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.status == OutboxStatus.FAILED)
+        .values(
+            status=OutboxStatus.PENDING,
+            attempts=0,
+            available_at=now,
+            published_at=None,
+            processed_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
