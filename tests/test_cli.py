@@ -1,0 +1,105 @@
+"""The `roundtable` command as a newcomer uses it: serve on a fresh folder, create-admin."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("ROUNDTABLE_")}
+
+
+def test_serve_on_a_fresh_folder_prints_tokens_that_work(tmp_path: Path) -> None:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=_clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "Uvicorn running" in line or "Application startup complete" in line:
+                break
+        output = "".join(lines)
+        assert f"GraphiQL: http://127.0.0.1:{port}/graphql" in output, output
+        rows = re.findall(r"^\s+(\w+)\s+(\S+)@\S+\s+(rt_\S+)$", output, re.MULTILINE)
+        assert {role for role, _, _ in rows} == {"ADMIN", "ACCOUNT_MANAGER", "CANDIDATE", "HIRING_MEMBER"}
+        tokens = {name: token for _, name, token in rows}
+        query = "{ me { role } myInterviews(group: PENDING) { edges { node { round } } } }"
+        body = httpx.post(
+            f"http://127.0.0.1:{port}/graphql",
+            json={"query": query},
+            headers={"Authorization": f"Bearer {tokens['alice']}"},
+            timeout=10,
+        ).json()
+        assert body["data"]["me"]["role"] == "HIRING_MEMBER"
+        assert body["data"]["myInterviews"]["edges"] == [{"node": {"round": 2}}]
+        graphiql = httpx.get(
+            f"http://127.0.0.1:{port}/graphql", headers={"Accept": "text/html"}, timeout=10
+        )
+        assert graphiql.status_code == 200
+        assert (tmp_path / "var" / "roundtable.db").exists()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def test_create_admin_prints_a_token_on_its_last_line(tmp_path: Path) -> None:
+    env = {**_clean_env(), "ROUNDTABLE_DATABASE_URL": f"sqlite:///{tmp_path / 'admin.db'}"}
+    runs = [
+        subprocess.run(
+            [sys.executable, "-m", "app.cli", "create-admin", "--email", "Boss@Example.com"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+        for _ in range(2)
+    ]
+    tokens = [run.stdout.strip().splitlines()[-1] for run in runs]
+    assert all(t.startswith("rt_") for t in tokens) and tokens[0] != tokens[1]
+
+
+def test_a_bad_setting_stops_the_api_with_its_name(tmp_path: Path) -> None:
+    env = {
+        **_clean_env(),
+        "ROUNDTABLE_DATABASE_URL": "mysql://nope/db",
+        "ROUNDTABLE_SECRET_KEY": "s" * 40,
+    }
+    run = subprocess.run(
+        [sys.executable, "-m", "app.cli", "api"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert run.returncode == 2
+    assert "ROUNDTABLE_DATABASE_URL" in run.stderr

@@ -1,0 +1,53 @@
+"""Settings are validated at start; a bad value stops start-up and names the variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.config import SettingsError, async_database_url, load_settings
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("ROUNDTABLE_DATABASE_URL", "mysql://root@localhost/db"),
+        ("ROUNDTABLE_DATABASE_URL", "no-scheme"),
+        ("ROUNDTABLE_BROKER_URL", "kafka://broker"),
+        ("ROUNDTABLE_SMTP_URL", "http://mail"),
+        ("ROUNDTABLE_PUBLIC_URL", "roundtable.example.com"),
+        ("ROUNDTABLE_MIN_NOTICE_MINUTES", "-5"),
+        ("ROUNDTABLE_GRAPHIQL", "perhaps"),
+        ("ROUNDTABLE_CONFERENCE_URL_TEMPLATE", "https://meet.example.com/static"),
+    ],
+)
+def test_a_bad_value_names_its_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as exc:
+        load_settings(require_secret=False)
+    assert variable in str(exc.value)
+
+
+def test_production_processes_need_a_secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ROUNDTABLE_SECRET_KEY", raising=False)
+    with pytest.raises(SettingsError, match="ROUNDTABLE_SECRET_KEY"):
+        load_settings()
+    monkeypatch.setenv("ROUNDTABLE_SECRET_KEY", "short")
+    with pytest.raises(SettingsError, match="ROUNDTABLE_SECRET_KEY"):
+        load_settings()
+    monkeypatch.setenv("ROUNDTABLE_SECRET_KEY", "k" * 32)
+    assert load_settings().secret_key == "k" * 32
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql://u@h/db", "postgresql+asyncpg://u@h/db"),
+        ("postgres://u@h/db", "postgresql+asyncpg://u@h/db"),
+        ("postgresql+psycopg://u@h/db", "postgresql+asyncpg://u@h/db"),
+        ("sqlite:///var/x.db", "sqlite+aiosqlite:///var/x.db"),
+    ],
+)
+def test_plain_database_urls_get_the_async_driver(url: str, expected: str) -> None:
+    assert async_database_url(url) == expected
