@@ -173,6 +173,16 @@ class CalendarClient(ABC):
         return self.holder.changed
 
     @abstractmethod
+    def close(self) -> None:
+        """Close the client's HTTP connections."""
+
+    async def __aenter__(self) -> CalendarClient:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        self.close()
+
+    @abstractmethod
     async def account(self) -> AccountInfo:
         """The account's email address and default calendar."""
 

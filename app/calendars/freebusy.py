@@ -93,6 +93,7 @@ async def calendar_busy(
             logger.info("free/busy of connection %s failed: %r", connection.id, exc)
             return None
         finally:
+            client.close()
             store_refreshed_tokens(connection, client, settings)
         _remember(key, ranges, settings.freebusy_cache_seconds)
         return ranges

@@ -63,6 +63,12 @@ class GoogleCalendarClient(CalendarClient):
 
     # -- the interface ------------------------------------------------------------------
 
+    def close(self) -> None:
+        with self._lock:
+            if self._service is not None:
+                self._service.close()
+                self._service = None
+
     async def account(self) -> AccountInfo:
         calendar = await self._run(lambda s: s.calendars().get(calendarId="primary").execute())
         # The primary calendar's id is the account's address.

@@ -24,7 +24,7 @@ from starlette.responses import HTMLResponse, Response
 
 from app.calendars.base import CalendarError, TokenHolder
 from app.calendars.connections import client_for_tokens, provider_configured, save_connection
-from app.calendars.tokens import OAuthClient, TokenEndpointError
+from app.calendars.tokens import OAuthClient, TokenEndpointError, utc_now
 from app.config import Settings
 from app.models import CalendarProvider, User
 
@@ -159,7 +159,8 @@ async def complete_connection(
             oauth_client(settings, provider).exchange_code,
             code=code,
             redirect_uri=redirect_uri(settings, provider),
-            now=now,
+            # Token lifetimes run on the provider's (real) clock, not the app's.
+            now=utc_now(),
         )
     except TokenEndpointError as exc:
         logger.info("OAuth code exchange failed for %s: %s", provider, exc)
@@ -169,9 +170,9 @@ async def complete_connection(
     if not tokens.refresh_token:
         raise CallbackFailed("the provider gave no refresh token; please connect again")
     holder = TokenHolder(tokens)
-    client = client_for_tokens(settings, provider, holder)
     try:
-        account = await client.account()
+        async with client_for_tokens(settings, provider, holder) as client:
+            account = await client.account()
     except CalendarError as exc:
         logger.info("reading the %s account failed: %s", provider, exc)
         raise CallbackFailed("the calendar could not be read; please try again", 502) from exc

@@ -166,9 +166,19 @@ class OutlookCalendarClient(CalendarClient):
 
     # -- the interface ------------------------------------------------------------------
 
+    def close(self) -> None:
+        with self._lock:
+            if self._account is not None:
+                con = self._account.con
+                for session in (con.session, con.naive_session):
+                    if session is not None:
+                        session.close()
+                con.session = con.naive_session = None
+                self._account = None
+
     async def account(self) -> AccountInfo:
         def read(account: Any) -> AccountInfo:
-            user = account.directory().get_current_user()
+            user = account.get_current_user_data()
             calendar = account.schedule().get_default_calendar()
             email = user.mail or user.user_principal_name
             if not email or calendar is None or not calendar.calendar_id:
