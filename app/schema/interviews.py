@@ -49,7 +49,7 @@ class RequestInterviewInput:
     windows: list[WindowInput]
     participant_ids: list[strawberry.ID] = strawberry.field(default_factory=list)
     invite_emails: list[str] = strawberry.field(default_factory=list)
-    duration_minutes: int = 30
+    duration_minutes: int | None = 30
 
 
 @strawberry.input
@@ -152,7 +152,7 @@ class InterviewQuery:
         self,
         info: Info,
         group: InterviewGroup,
-        first: int = 20,
+        first: int | None = 20,
         after: str | None = None,
     ) -> InterviewConnection:
         with query_errors():
@@ -161,7 +161,7 @@ class InterviewQuery:
                     session=info.context.session,
                     viewer=info.context.require_viewer(),
                     group=group,
-                    first=page_size(first),
+                    first=page_size(20 if first is None else first),
                     after=Cursor.decode(after) if after else None,
                     now=info.context.clock(),
                 )
@@ -240,7 +240,9 @@ class InterviewMutation:
                         for index, value in enumerate(input.participant_ids)
                     ],
                     invite_emails=input.invite_emails,
-                    duration_minutes=input.duration_minutes,
+                    duration_minutes=(
+                        30 if input.duration_minutes is None else input.duration_minutes
+                    ),
                 ),
                 now=ctx.clock(),
             )

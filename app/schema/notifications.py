@@ -26,8 +26,8 @@ class NotificationQuery:
     async def notifications(
         self,
         info: Info,
-        unread_only: bool = False,
-        first: int = 20,
+        unread_only: bool | None = False,
+        first: int | None = 20,
         after: str | None = None,
     ) -> NotificationConnection:
         with query_errors():
@@ -35,8 +35,8 @@ class NotificationQuery:
                 rows, has_next = await listing.notifications_of(
                     session=info.context.session,
                     user_id=info.context.require_viewer().id,
-                    unread_only=unread_only,
-                    first=page_size(first),
+                    unread_only=bool(unread_only),
+                    first=page_size(20 if first is None else first),
                     after=Cursor.decode(after) if after else None,
                 )
         edges = [
