@@ -17,16 +17,19 @@ from app.schema.calendars import CalendarMutation, CalendarQuery
 from app.schema.errors import UserInputError
 from app.schema.interviews import InterviewMutation, InterviewQuery
 from app.schema.notifications import NotificationMutation, NotificationQuery
+from app.schema.outbox import OutboxMutation, OutboxQuery
 from app.schema.people import AdminMutation, PeopleQuery
 
 
 @strawberry.type
-class Query(PeopleQuery, InterviewQuery, NotificationQuery, CalendarQuery):
+class Query(PeopleQuery, InterviewQuery, NotificationQuery, CalendarQuery, OutboxQuery):
     pass
 
 
 @strawberry.type
-class Mutation(InterviewMutation, NotificationMutation, AdminMutation, CalendarMutation):
+class Mutation(
+    InterviewMutation, NotificationMutation, AdminMutation, CalendarMutation, OutboxMutation
+):
     pass
 
 

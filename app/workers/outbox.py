@@ -269,23 +269,3 @@ async def publish_pending(
             await session.commit()
         raise
     return len(rows)
-
-
-async def retry_failed(*, session: AsyncSession, message_id: uuid.UUID, now: datetime) -> bool:
-    """An admin's retry: a FAILED row becomes PENDING with a fresh set of attempts.
-
-    The caller commits (the API's unit of work, which begins SQLite transactions as writers).
-    """
-    result = await session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == message_id, OutboxMessage.status == OutboxStatus.FAILED)
-        .values(
-            status=OutboxStatus.PENDING,
-            attempts=0,
-            available_at=now,
-            published_at=None,
-            processed_at=None,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    return bool(getattr(result, "rowcount", 0))

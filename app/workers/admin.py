@@ -1,0 +1,70 @@
+"""What admins see of the outbox and may do with it: list failures, send one again."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.errors import ErrorCode, ServiceError, not_found
+from app.models import OutboxMessage, OutboxStatus
+from app.notifications.service import OUTBOX_WRITTEN
+from app.pagination import Cursor
+
+
+async def failed_messages(
+    *, session: AsyncSession, first: int, after: Cursor | None
+) -> tuple[Sequence[OutboxMessage], bool]:
+    """FAILED rows, newest first, by keyset on (created_at, id)."""
+    query = select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.FAILED)
+    if after is not None:
+        query = query.where(
+            or_(
+                OutboxMessage.created_at < after.at,
+                and_(OutboxMessage.created_at == after.at, OutboxMessage.id < after.id),
+            )
+        )
+    query = query.order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+    rows = list(await session.scalars(query.limit(first + 1)))
+    return rows[:first], len(rows) > first
+
+
+async def retry_message(
+    *, session: AsyncSession, message_id: uuid.UUID | None, now: datetime
+) -> OutboxMessage:
+    """A FAILED row becomes PENDING with a fresh set of attempts; the caller commits.
+
+    The relay publishes it right after the commit (the session is marked as having written
+    outbox work); the previous reason stays in `last_error` until the next attempt.
+    """
+    row = (
+        await session.get(OutboxMessage, message_id, populate_existing=True)
+        if message_id is not None
+        else None
+    )
+    if row is None:
+        raise not_found("outbox message", "id")
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == row.id, OutboxMessage.status == OutboxStatus.FAILED)
+        .values(
+            status=OutboxStatus.PENDING,
+            attempts=0,
+            available_at=now,
+            published_at=None,
+            processed_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        raise ServiceError.one(
+            ErrorCode.INVALID_STATE,
+            f"only a failed message can be retried; this one is {row.status.value.lower()}",
+            "id",
+        )
+    session.info[OUTBOX_WRITTEN] = True
+    await session.refresh(row)
+    return row
