@@ -1,0 +1,199 @@
+"""Connecting a calendar: connectCalendar, the provider's consent, our callback, the row."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.calendars.connections import token_cipher
+from app.config import Settings
+from app.models import CalendarConnection, CalendarProvider
+from tests.calendars.conftest import Fakes
+from tests.conftest import GraphQLClient
+from tests.factories import make_world
+
+CONNECT = """
+mutation Connect($provider: CalendarProvider!) {
+  connectCalendar(provider: $provider) { authorizationUrl errors { code message field } }
+}
+"""
+DISCONNECT = """
+mutation Disconnect($provider: CalendarProvider!) {
+  disconnectCalendar(provider: $provider) { disconnected errors { code field } }
+}
+"""
+MINE = "{ myCalendarConnections { provider accountEmail calendarId state brokenReason } }"
+
+PROVIDERS = [CalendarProvider.GOOGLE, CalendarProvider.MICROSOFT]
+
+
+def fake_of(fakes: Fakes, provider: CalendarProvider) -> Any:
+    return fakes.google if provider is CalendarProvider.GOOGLE else fakes.microsoft
+
+
+async def start_connect(
+    gql: GraphQLClient, token: str, provider: CalendarProvider
+) -> dict[str, str]:
+    body = await gql(CONNECT, {"provider": provider.value}, token=token)
+    payload = body["data"]["connectCalendar"]
+    assert payload["errors"] == []
+    query = parse_qs(urlsplit(payload["authorizationUrl"]).query)
+    return {k: v[0] for k, v in query.items()}
+
+
+async def consent(
+    client: httpx.AsyncClient,
+    fakes: Fakes,
+    provider: CalendarProvider,
+    params: dict[str, str],
+    email: str,
+) -> httpx.Response:
+    """The user consents at the (fake) provider, which sends the browser to our callback."""
+    code = fake_of(fakes, provider).oauth.issue_code(email, params["redirect_uri"])
+    path = urlsplit(params["redirect_uri"]).path
+    return await client.get(path, params={"code": code, "state": params["state"]})
+
+
+@pytest.mark.parametrize("provider", PROVIDERS, ids=str.lower)
+async def test_connecting_stores_the_account_and_encrypted_tokens(
+    provider: CalendarProvider,
+    session: AsyncSession,
+    gql: GraphQLClient,
+    client: httpx.AsyncClient,
+    fakes: Fakes,
+    settings: Settings,
+) -> None:
+    world = await make_world(session)
+    member = world.a.member
+    params = await start_connect(gql, world.token(member), provider)
+    assert params["client_id"] == (
+        settings.google_client_id
+        if provider is CalendarProvider.GOOGLE
+        else settings.microsoft_client_id
+    )
+
+    response = await consent(client, fakes, provider, params, "Member.A@Example.com")
+
+    assert response.status_code == 200, response.text
+    assert "member.a@example.com" in response.text
+    row = await session.scalar(
+        select(CalendarConnection).where(CalendarConnection.user_id == member.id)
+    )
+    assert row is not None
+    assert row.provider is provider
+    assert row.account_email == "member.a@example.com"
+    assert row.calendar_id
+    issued = fake_of(fakes, provider).oauth
+    [access] = list(issued.access)
+    [refresh] = list(issued.refresh)
+    raw = await session.scalar(
+        text("SELECT token_ciphertext FROM calendar_connections WHERE id = :id"),
+        {"id": row.id if session.get_bind().dialect.name == "postgresql" else row.id.hex},
+    )
+    assert raw and access not in raw and refresh not in raw
+    stored = token_cipher(settings.secret_key).decrypt(raw)
+    assert (stored.access_token, stored.refresh_token) == (access, refresh)
+
+    body = await gql(MINE, token=world.token(member))
+    assert body["data"]["myCalendarConnections"] == [
+        {
+            "provider": provider.value,
+            "accountEmail": "member.a@example.com",
+            "calendarId": row.calendar_id,
+            "state": "CONNECTED",
+            "brokenReason": None,
+        }
+    ]
+    colleague = await gql(MINE, token=world.token(world.a.colleague))
+    assert colleague["data"]["myCalendarConnections"] == []
+
+
+async def test_a_tampered_state_is_refused_and_nothing_is_stored(
+    session: AsyncSession, gql: GraphQLClient, client: httpx.AsyncClient, fakes: Fakes
+) -> None:
+    world = await make_world(session)
+    params = await start_connect(gql, world.token(world.a.member), CalendarProvider.GOOGLE)
+    params["state"] = params["state"][:-2] + ("AA" if not params["state"].endswith("AA") else "BB")
+
+    response = await consent(client, fakes, CalendarProvider.GOOGLE, params, "a@example.com")
+
+    assert response.status_code == 400
+    assert await session.scalar(select(CalendarConnection)) is None
+    assert fakes.google.oauth.token_requests == []  # the code was never exchanged
+
+
+async def test_a_state_made_for_one_provider_is_refused_by_the_other(
+    session: AsyncSession, gql: GraphQLClient, client: httpx.AsyncClient, fakes: Fakes
+) -> None:
+    world = await make_world(session)
+    params = await start_connect(gql, world.token(world.a.member), CalendarProvider.GOOGLE)
+    code = fakes.microsoft.oauth.issue_code("a@example.com")
+
+    response = await client.get(
+        "/oauth/microsoft/callback", params={"code": code, "state": params["state"]}
+    )
+
+    assert response.status_code == 400
+    assert await session.scalar(select(CalendarConnection)) is None
+
+
+async def test_a_refused_code_stores_nothing(
+    session: AsyncSession, gql: GraphQLClient, client: httpx.AsyncClient, fakes: Fakes
+) -> None:
+    world = await make_world(session)
+    params = await start_connect(gql, world.token(world.a.member), CalendarProvider.GOOGLE)
+
+    response = await client.get(
+        "/oauth/google/callback", params={"code": "not-issued", "state": params["state"]}
+    )
+
+    assert response.status_code == 502
+    assert await session.scalar(select(CalendarConnection)) is None
+
+
+async def test_connecting_again_replaces_the_connection(
+    session: AsyncSession, gql: GraphQLClient, client: httpx.AsyncClient, fakes: Fakes
+) -> None:
+    world = await make_world(session)
+    token = world.token(world.a.member)
+    for email in ("first@example.com", "second@example.com"):
+        params = await start_connect(gql, token, CalendarProvider.GOOGLE)
+        response = await consent(client, fakes, CalendarProvider.GOOGLE, params, email)
+        assert response.status_code == 200
+
+    body = await gql(MINE, token=token)
+
+    assert [c["accountEmail"] for c in body["data"]["myCalendarConnections"]] == [
+        "second@example.com"
+    ]
+
+
+async def test_disconnecting_removes_the_connection(
+    session: AsyncSession, gql: GraphQLClient, client: httpx.AsyncClient, fakes: Fakes
+) -> None:
+    world = await make_world(session)
+    token = world.token(world.a.member)
+    params = await start_connect(gql, token, CalendarProvider.MICROSOFT)
+    await consent(client, fakes, CalendarProvider.MICROSOFT, params, "m@example.com")
+
+    first = await gql(DISCONNECT, {"provider": "MICROSOFT"}, token=token)
+    second = await gql(DISCONNECT, {"provider": "MICROSOFT"}, token=token)
+
+    assert first["data"]["disconnectCalendar"] == {"disconnected": True, "errors": []}
+    assert second["data"]["disconnectCalendar"] == {
+        "disconnected": False,
+        "errors": [{"code": "NOT_FOUND", "field": "provider"}],
+    }
+    assert (await gql(MINE, token=token))["data"]["myCalendarConnections"] == []
+
+
+async def test_connecting_needs_a_signed_in_user(gql: GraphQLClient, fakes: Fakes) -> None:
+    body = await gql(CONNECT, {"provider": "GOOGLE"})
+
+    assert body["data"] is None
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
