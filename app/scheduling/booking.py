@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access import Viewer
+from app.calendars.freebusy import calendar_busy
 from app.config import Settings
 from app.errors import ErrorCode, ServiceError, validation
 from app.models import (
@@ -46,42 +48,66 @@ async def available_slots(
     found = await interview_for(session, viewer, interview_id)
     if found.interview.status is not InterviewStatus.PENDING:
         return Availability(days=[], offered=0, free=0)
-    free, offered = await _free_slots(session, settings, found, now)
-    return Availability(days=group_by_local_date(free, tz), offered=offered, free=len(free))
+    opened = await _open_slots(session, settings, found, now, await _people_of(session, found))
+    return Availability(
+        days=group_by_local_date(opened.free, tz),
+        offered=opened.offered,
+        free=len(opened.free),
+        unchecked_calendars=opened.unchecked_calendars,
+    )
 
 
-async def _free_slots(
-    session: AsyncSession, settings: Settings, found: InterviewContext, now: datetime
-) -> tuple[list[TimeRange], int]:
+@dataclass(frozen=True)
+class _Open:
+    free: list[TimeRange]
+    offered: int
+    unchecked_calendars: list[str]
+
+
+async def _open_slots(
+    session: AsyncSession,
+    settings: Settings,
+    found: InterviewContext,
+    now: datetime,
+    people: _People,
+) -> _Open:
+    """Slots of the windows not blocked by notice, bookings or connected calendars."""
     interview = found.interview
     windows = [
         TimeRange(w.starts_at, w.ends_at)
         for w in await repository.windows_of(session, interview.id)
     ]
     if not windows:
-        return [], 0
-    people = await _people_to_reserve(session, found)
+        return _Open([], 0, [])
+    start, end = min(w.start for w in windows), max(w.end for w in windows)
     busy = await repository.busy_ranges(
-        session,
-        people,
-        start=min(w.start for w in windows),
-        end=max(w.end for w in windows),
-        exclude_interview_id=interview.id,
+        session, people.everyone, start=start, end=end, exclude_interview_id=interview.id
     )
-    return free_slots(
+    external = await calendar_busy(session, sorted(people.members), start, end, settings=settings)
+    free, offered = free_slots(
         windows,
         duration=timedelta(minutes=interview.duration_minutes),
-        busy=busy,
+        busy=[*busy, *external.ranges],
         earliest_start=now + timedelta(minutes=settings.min_notice_minutes),
     )
+    return _Open(free, offered, external.unchecked)
 
 
-async def _people_to_reserve(session: AsyncSession, found: InterviewContext) -> set[uuid.UUID]:
-    """The member participants and the candidate: nobody may be in two interviews at once."""
+@dataclass(frozen=True)
+class _People:
+    members: set[uuid.UUID]
+    candidate: uuid.UUID
+
+    @property
+    def everyone(self) -> set[uuid.UUID]:
+        """Nobody, members nor candidate, may be in two interviews at once."""
+        return self.members | {self.candidate}
+
+
+async def _people_of(session: AsyncSession, found: InterviewContext) -> _People:
     participants = await repository.participants_of(session, found.interview.id)
-    return {p.user_id for p in participants if p.user_id is not None} | {
-        found.proposal.candidate_id
-    }
+    members = {p.user_id for p in participants if p.user_id is not None}
+    return _People(members=members, candidate=found.proposal.candidate_id)
 
 
 async def book_slot(
@@ -114,10 +140,16 @@ async def book_slot(
         )
     require_open(found.proposal)
 
-    people = await _people_to_reserve(session, found)
-    await repository.lock_people(session, people)
-    free, _ = await _free_slots(session, settings, found, now)
-    slot = next((s for s in free if s.start == start), None)
+    people = await _people_of(session, found)
+    # Checked once before taking the locks (provider calls are slow and their answers are
+    # cached briefly), then again under the locks, where only the database can change.
+    for locked in (False, True):
+        if locked:
+            await repository.lock_people(session, people.everyone)
+        opened = await _open_slots(session, settings, found, now, people)
+        slot = next((s for s in opened.free if s.start == start), None)
+        if slot is None:
+            break
     if slot is None:
         raise ServiceError.one(
             ErrorCode.SLOT_UNAVAILABLE,
@@ -128,7 +160,7 @@ async def book_slot(
         SlotReservation(
             interview_id=interview.id, user_id=person, starts_at=slot.start, ends_at=slot.end
         )
-        for person in sorted(people)
+        for person in sorted(people.everyone)
     )
     interview.status = InterviewStatus.BOOKED
     interview.booked_start, interview.booked_end = slot.start, slot.end

@@ -39,18 +39,25 @@ class Availability:
 
     @property
     def warning(self) -> str | None:
+        parts = []
         if self.offered and not self.free:
-            return (
+            parts.append(
                 "None of the times the hiring team offered is still available. Ask for other "
                 "times, or contact your account manager."
             )
-        if self.free < self.offered:
+        elif self.free < self.offered:
             gone = self.offered - self.free
-            return (
+            parts.append(
                 f"{gone} of the {self.offered} times the hiring team offered are no longer "
                 "available."
             )
-        return None
+        if self.unchecked_calendars:
+            parts.append(
+                "These calendars could not be checked, so some times may be busy: "
+                + ", ".join(self.unchecked_calendars)
+                + "."
+            )
+        return " ".join(parts) or None
 
 
 def merge(blocks: Iterable[TimeRange]) -> list[TimeRange]:

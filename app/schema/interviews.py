@@ -104,6 +104,9 @@ class SlotDay:
 class SlotAvailability:
     days: list[SlotDay]
     warning: str | None
+    unchecked_calendars: list[str] = strawberry.field(
+        description="Connected calendars that could not be read: their busy time is unknown."
+    )
 
 
 def _windows(windows: list[WindowInput]) -> list[WindowText]:
@@ -217,6 +220,7 @@ class InterviewQuery:
                 for day in result.days
             ],
             warning=result.warning,
+            unchecked_calendars=result.unchecked_calendars,
         )
 
 
