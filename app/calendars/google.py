@@ -100,15 +100,23 @@ class GoogleCalendarClient(CalendarClient):
             created = await self._run(insert)
         except AlreadyExists:
             # An earlier attempt created it (its answer was lost): that is success.
-            existing = await self._run(
-                lambda s: s.events().get(calendarId=self.calendar_id, eventId=spec.key).execute()
-            )
-            if existing.get("status") == "cancelled":
+            created = await self._get(spec.key)
+            if created.get("status") == "cancelled":
                 raise AlreadyExists(
                     "the event id belongs to a deleted event", provider_event_id=spec.key
                 ) from None
-            return _written(existing)
-        return _written(created)
+        written = _written(created)
+        if spec.create_conference and written.conference_url is None:
+            # Meet links can be created asynchronously ("pending"): read the event once more.
+            written = _written(await self._get(spec.key))
+        return written
+
+    async def _get(self, event_id: str) -> dict[str, Any]:
+        return dict(
+            await self._run(
+                lambda s: s.events().get(calendarId=self.calendar_id, eventId=event_id).execute()
+            )
+        )
 
     async def update_event(self, provider_event_id: str, spec: EventSpec) -> WrittenEvent:
         body = _event_body(spec)
@@ -183,7 +191,7 @@ class GoogleCalendarClient(CalendarClient):
         if self._service is None:
             http = AuthorizedHttp(
                 self._credentials,
-                http=httplib2.Http(timeout=int(self._settings.calendar_timeout_seconds)),
+                http=httplib2.Http(timeout=self._settings.calendar_timeout_seconds),
                 # "401 refreshes the token once": a second 401 is reported, not looped on.
                 max_refresh_attempts=1,
             )

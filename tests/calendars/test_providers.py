@@ -188,3 +188,16 @@ async def test_account_names_the_address_and_default_calendar(harness: Harness) 
 
     assert account.email == harness.email
     assert account.calendar_id
+
+
+async def test_a_slow_answer_is_retryable(harness: Harness) -> None:
+    slow = harness.settings.model_copy(update={"calendar_timeout_seconds": 0.2})
+    impatient = Harness(harness.provider, slow, harness.fakes, harness.email)
+    harness.fake.faults.slow_next(0.5)
+
+    try:
+        with pytest.raises(Retryable):
+            await impatient.client().busy(START, START + timedelta(hours=1))
+    finally:
+        for client in impatient.opened:
+            client.close()

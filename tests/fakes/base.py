@@ -40,7 +40,7 @@ async def reply_handler(_: Request, exc: Exception) -> Response:
 
 @dataclass(frozen=True)
 class Fault:
-    status: int = 503
+    status: int = 503  # 0: no error, only the delay
     retry_after: float | None = None
     # Carry the request out, then answer with the error: the client never learns it worked.
     after: bool = False
@@ -72,6 +72,12 @@ class FaultPlan:
         with self.lock:
             for _ in range(times):
                 self.queue.append(Fault(status, retry_after, after, delay))
+
+    def slow_next(self, seconds: float, *, times: int = 1) -> None:
+        """Answer the next calls correctly, but only after `seconds`."""
+        with self.lock:
+            for _ in range(times):
+                self.queue.append(Fault(status=0, delay=seconds))
 
     def fail_randomly(
         self,
@@ -118,7 +124,7 @@ class FaultyApp:
         delay = self.plan.delay + (fault.delay if fault else 0.0)
         if delay:
             await asyncio.sleep(delay)
-        if fault is None:
+        if fault is None or fault.status == 0:
             await self.app(scope, receive, send)
             return
         if fault.after:
