@@ -20,13 +20,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.fakes", description=__doc__)
     parser.add_argument("--fail-rate", type=float, default=0.0, help="share of API calls failing")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds added to every answer")
+    parser.add_argument("--google-port", type=int, default=0, help="default: a free port")
+    parser.add_argument("--microsoft-port", type=int, default=0, help="default: a free port")
     args = parser.parse_args()
 
     fake_google, fake_microsoft = google.FakeGoogle(), microsoft.FakeMicrosoft()
     for fake in (fake_google, fake_microsoft):
         fake.faults.fail_randomly(args.fail_rate, seed=int(time.time()))
         fake.faults.delay = args.delay
-    with serving(fake_google.app) as g, serving(fake_microsoft.app) as m:
+    with (
+        serving(fake_google.app, args.google_port) as g,
+        serving(fake_microsoft.app, args.microsoft_port) as m,
+    ):
         settings = {
             "ROUNDTABLE_GOOGLE_CLIENT_ID": google.CLIENT_ID,
             "ROUNDTABLE_GOOGLE_CLIENT_SECRET": google.CLIENT_SECRET,

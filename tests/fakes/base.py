@@ -281,11 +281,11 @@ def _oauth_error(error: str, description: str, status: int = 400) -> Response:
 class ServerThread:
     """Serves an ASGI app on 127.0.0.1 at a free port, in a daemon thread."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, port: int = 0) -> None:
         self.app = app
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind(("127.0.0.1", port))
         self.port = int(self.sock.getsockname()[1])
         config = uvicorn.Config(
             app,
@@ -319,8 +319,8 @@ class ServerThread:
 
 
 @contextlib.contextmanager
-def serving(app: ASGIApp) -> Iterator[ServerThread]:
-    server = ServerThread(app)
+def serving(app: ASGIApp, port: int = 0) -> Iterator[ServerThread]:
+    server = ServerThread(app, port)
     server.start()
     try:
         yield server
