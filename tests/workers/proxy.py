@@ -31,7 +31,7 @@ class TcpProxy:
             listener, self._listener = self._listener, None
             sockets, self._sockets = self._sockets, []
         if listener is not None:
-            listener.close()
+            _close(listener)  # shutdown wakes the thread blocked in accept()
         for sock in sockets:
             _close(sock)
 
