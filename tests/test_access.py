@@ -98,3 +98,23 @@ async def test_candidate_applications_hold_only_their_own(
     assert [a["proposal"]["id"] for a in apps] == [str(world.a.proposal.id)]
     assert apps[0]["actionRequired"] is True
     assert apps[0]["proposal"]["interviews"] == [{"round": 1, "status": "PENDING"}]
+
+
+async def test_nested_interview_of_a_notification_is_checked_too(
+    gql: GraphQLClient, session: AsyncSession, settings: Settings, clock: Clock
+) -> None:
+    world = await make_world(session)
+    await make_interview(session, settings, world.a, clock.now)
+    query = "{ notifications { edges { node { kind interview { id } } } } }"
+    token = world.token(world.a.manager)
+    before = await gql(query, token=token)
+    assert before["data"]["notifications"]["edges"][0]["node"]["interview"] is not None
+    # The project moves to another account manager: the old one keeps the message only.
+    world.a.project.account_manager_id = world.b.manager.id
+    session.add(world.a.project)
+    await session.commit()
+    after = await gql(query, token=token)
+    assert after["data"]["notifications"]["edges"][0]["node"] == {
+        "kind": "REQUEST_SENT",
+        "interview": None,
+    }

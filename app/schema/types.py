@@ -290,8 +290,18 @@ class Notification:
     async def interview(self, info: Info) -> Interview | None:
         if self.model.interview_id is None:
             return None
-        row = await info.context.loaders.interview_by_id.load(self.model.interview_id)
-        return None if row is None else Interview(model=row)
+        loaders = info.context.loaders
+        row = await loaders.interview_by_id.load(self.model.interview_id)
+        if row is None:
+            return None
+        # Access is checked on nested objects too: an account manager moved off a project
+        # keeps old notifications but no longer sees the interviews behind them.
+        proposal = await loaders.proposal_by_id.load(row.proposal_id)
+        project = await loaders.project_by_id.load(proposal.project_id) if proposal else None
+        viewer = info.context.require_viewer()
+        if proposal is None or project is None or not viewer.can_view_proposal(proposal, project):
+            return None
+        return Interview(model=row)
 
 
 N = TypeVar("N")
