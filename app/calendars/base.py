@@ -28,6 +28,7 @@ from email.utils import parsedate_to_datetime
 
 from app.calendars.tokens import TokenSet
 from app.models import CalendarProvider
+from app.notifications.ical import interview_uid as interview_uid  # shared with the invites
 from app.scheduling.windows import TimeRange
 
 # Namespace of Roundtable's deterministic provider ids: the same interview and participant
@@ -42,11 +43,6 @@ def event_key(interview_id: uuid.UUID, participant_id: uuid.UUID) -> str:
     valid Graph transactionId.
     """
     return uuid.uuid5(EVENT_ID_NAMESPACE, f"{interview_id}/{participant_id}").hex
-
-
-def interview_uid(interview_id: uuid.UUID, domain: str = "roundtable") -> str:
-    """Our iCalendar UID of an interview: stable across updates and cancellation."""
-    return f"{interview_id}@{domain}"
 
 
 def retry_after_seconds(value: str | None) -> float | None:

@@ -19,7 +19,9 @@ from app.calendars.google import GoogleCalendarClient
 from app.calendars.outlook import OutlookCalendarClient
 from app.calendars.tokens import TokenCipher, TokenSet
 from app.config import Settings
-from app.models import CalendarConnection, CalendarProvider, ConnectionState
+from app.models import CalendarConnection, CalendarProvider, ConnectionState, User
+from app.notifications.kinds import MessageKind
+from app.notifications.service import tell, user_recipient
 
 
 @functools.lru_cache(maxsize=4)
@@ -72,15 +74,39 @@ def store_refreshed_tokens(
     return True
 
 
-def mark_broken(connection: CalendarConnection, *, reason: str, now: datetime) -> None:
+def mark_broken(connection: CalendarConnection, *, reason: str, now: datetime) -> bool:
     """The provider refused our tokens for good; the user has to connect again.
 
-    Telling the user (in-app and by mail) is the caller's part, once, when this changes
-    the state.
+    Returns whether the state changed, so the user is told once (see `report_broken`).
     """
+    was_connected = connection.state is ConnectionState.CONNECTED
     connection.state = ConnectionState.BROKEN
     connection.broken_reason = reason
     connection.broken_at = now
+    return was_connected
+
+
+async def report_broken(
+    *, session: AsyncSession, connection: CalendarConnection, reason: str, now: datetime
+) -> None:
+    """Mark the connection broken and tell its owner, in-app and by mail, the first time."""
+    if not mark_broken(connection, reason=reason, now=now):
+        return
+    user = await session.get(User, connection.user_id)
+    if user is None:
+        return
+    name = "Google Calendar" if connection.provider is CalendarProvider.GOOGLE else "Outlook"
+    tell(
+        session,
+        recipients=[user_recipient(user)],
+        kind=MessageKind.CALENDAR_DISCONNECTED,
+        interview=None,
+        message=(
+            f"Roundtable can no longer reach your {name} ({connection.account_email}): "
+            f"{reason}. Interviews are not written to it and its busy times are not "
+            "checked until you connect it again."
+        ),
+    )
 
 
 async def save_connection(

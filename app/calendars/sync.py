@@ -1,0 +1,260 @@
+"""Bringing the connected calendars of an interview's members in line with the interview.
+
+`sync_interview` is the plain async function a worker actor wraps: it reads what should be
+in each member's calendar (the booked interview, or nothing once cancelled), writes the
+difference through the provider clients, and records every write in `calendar_events`
+(provider, event id, state, last error) and in the participant's sync state.
+
+No database transaction is held across a provider call: the plan is read and its rows made
+in one short transaction, each provider write is then recorded in its own. Running it twice
+(at-least-once delivery) is safe: creates use deterministic ids, recorded events are only
+updated, deletes of missing events count as done.
+
+The requesting member's copy is written first and creates the conference (Meet or Teams);
+the interview then shows that link, and the other copies carry it in their description.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.calendars.base import (
+    AlreadyExists,
+    AuthExpired,
+    CalendarError,
+    EventSpec,
+    Gone,
+    Retryable,
+    Revoked,
+    WrittenEvent,
+)
+from app.calendars.connections import client_for, report_broken, token_cipher
+from app.calendars.sync_plan import (
+    CONFERENCE_PROVIDERS,
+    Action,
+    Plan,
+    Step,
+    event_spec,
+    make_plan,
+)
+from app.calendars.tokens import TokenDecryptError, TokenSet
+from app.config import Settings
+from app.models import (
+    CalendarConnection,
+    CalendarEvent,
+    CalendarEventState,
+    Interview,
+    InterviewStatus,
+    Participant,
+    SyncState,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_ERROR = 1000
+
+
+@dataclass
+class SyncResult:
+    written: int = 0
+    deleted: int = 0
+    failed: int = 0
+    # Writes to retry later (provider busy or down); the caller schedules another run.
+    pending: int = 0
+    retry_after: float | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+async def sync_interview(
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    interview_id: uuid.UUID,
+    clock: Callable[[], datetime],
+    final_attempt: bool = False,
+) -> SyncResult:
+    """One pass over the interview's calendar events.
+
+    With `final_attempt`, writes that could only be retried are recorded as FAILED instead
+    of staying PENDING.
+    """
+    plan = await make_plan(sessions, interview_id, clock())
+    result = SyncResult()
+    if plan is None:
+        return result
+    for step in plan.steps:
+        outcome = await _perform(step, event_spec(plan, step), settings)
+        if outcome.written and outcome.written.conference_url and step.create_conference:
+            plan.conference_url = outcome.written.conference_url
+        await _record(
+            sessions,
+            plan,
+            step,
+            outcome,
+            settings=settings,
+            result=result,
+            final_attempt=final_attempt,
+            now=clock(),
+        )
+    return result
+
+
+# -- writing ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    written: WrittenEvent | None
+    error: CalendarError | None
+    refreshed: TokenSet | None  # new tokens to store, if the client refreshed them
+
+
+async def _perform(step: Step, spec: EventSpec | None, settings: Settings) -> Outcome:
+    try:
+        client = client_for(step.connection, settings)
+    except TokenDecryptError as exc:
+        return Outcome(None, Revoked(str(exc)), None)
+    written: WrittenEvent | None = None
+    error: CalendarError | None = None
+    try:
+        if step.action is Action.DELETE:
+            assert step.provider_event_id is not None
+            try:
+                await client.delete_event(step.provider_event_id)
+            except Gone:
+                pass  # already removed: the goal is reached
+            written = WrittenEvent(provider_event_id=step.provider_event_id)
+        elif step.action is Action.CREATE:
+            assert spec is not None
+            written = await client.create_event(spec)
+        else:
+            assert spec is not None and step.provider_event_id is not None
+            written = await client.update_event(step.provider_event_id, spec)
+    except CalendarError as exc:
+        error = exc
+    finally:
+        client.close()
+    return Outcome(written, error, client.tokens if client.tokens_changed else None)
+
+
+async def _record(
+    sessions: async_sessionmaker[AsyncSession],
+    plan: Plan,
+    step: Step,
+    outcome: Outcome,
+    *,
+    settings: Settings,
+    result: SyncResult,
+    final_attempt: bool,
+    now: datetime,
+) -> None:
+    async with sessions() as session:
+        event = await session.get(CalendarEvent, step.event_id)
+        participant = await session.get(Participant, step.participant_id)
+        connection = await session.get(CalendarConnection, step.connection.id)
+        if event is None or participant is None:
+            return  # removed meanwhile: nothing to record
+        if connection is not None and outcome.refreshed is not None:
+            connection.token_ciphertext = token_cipher(settings.secret_key).encrypt(
+                outcome.refreshed
+            )
+        event.attempts += 1
+        event.updated_at = now
+        if outcome.error is None:
+            assert outcome.written is not None
+            _succeeded(plan, step, event, participant, outcome.written, result, now)
+            if step.create_conference and outcome.written.conference_url:
+                interview = await session.get(Interview, plan.interview_id)
+                if interview is not None and interview.status is InterviewStatus.BOOKED:
+                    interview.conference_url = outcome.written.conference_url
+                    interview.conference_provider = CONFERENCE_PROVIDERS[step.connection.provider]
+        else:
+            await _failed(
+                session,
+                step,
+                event,
+                participant,
+                connection,
+                outcome.error,
+                now,
+                result=result,
+                final_attempt=final_attempt,
+            )
+        await session.commit()
+
+
+def _succeeded(
+    plan: Plan,
+    step: Step,
+    event: CalendarEvent,
+    participant: Participant,
+    written: WrittenEvent,
+    result: SyncResult,
+    now: datetime,
+) -> None:
+    if step.action is Action.DELETE:
+        event.state = CalendarEventState.DELETED
+        result.deleted += 1
+    else:
+        event.state = CalendarEventState.SYNCED
+        event.provider_event_id = written.provider_event_id
+        event.sequence = plan.content.sequence if plan.content else event.sequence
+        event.synced_at = now
+        result.written += 1
+    event.last_error = None
+    participant.sync_state = SyncState.SYNCED
+    participant.sync_error = None
+
+
+async def _failed(
+    session: AsyncSession,
+    step: Step,
+    event: CalendarEvent,
+    participant: Participant,
+    connection: CalendarConnection | None,
+    error: CalendarError,
+    now: datetime,
+    *,
+    result: SyncResult,
+    final_attempt: bool,
+) -> None:
+    message = f"{type(error).__name__}: {error}"[:MAX_ERROR]
+    event.last_error = message
+    result.errors.append(message)
+    if isinstance(error, Retryable | AuthExpired) and not final_attempt:
+        result.pending += 1
+        delay = error.retry_after if isinstance(error, Retryable) else None
+        if delay is not None:
+            result.retry_after = max(delay, result.retry_after or 0.0)
+        participant.sync_state = SyncState.PENDING
+        participant.sync_error = None
+        return
+    result.failed += 1
+    event.state = CalendarEventState.FAILED
+    participant.sync_state = SyncState.FAILED
+    participant.sync_error = _reason(error)
+    if isinstance(error, Revoked) and connection is not None:
+        await report_broken(
+            session=session, connection=connection, reason="access was revoked", now=now
+        )
+
+
+def _reason(error: CalendarError) -> str:
+    """What a member reads next to their sync state."""
+    match error:
+        case Revoked():
+            return "calendar access was revoked: connect the calendar again"
+        case Gone():
+            return "the event was deleted from the calendar"
+        case AlreadyExists():
+            return "the event was deleted from the calendar and cannot be written again"
+        case Retryable() | AuthExpired():
+            return "the calendar provider did not answer; gave up after several attempts"
+        case _:
+            return f"the calendar provider refused the event: {error}"[:MAX_ERROR]

@@ -1,0 +1,265 @@
+"""Planning a calendar sync: what each connected member's calendar should hold.
+
+One short transaction reads the interview, its member participants, their connections and
+the events recorded so far, creates the rows of events still to be written, and returns
+the steps (create, update, delete) that `app.calendars.sync` then carries out.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.calendars.base import EventSpec, event_key, interview_uid
+from app.models import (
+    CalendarConnection,
+    CalendarEvent,
+    CalendarEventState,
+    CalendarProvider,
+    ConnectionState,
+    Interview,
+    InterviewStatus,
+    Participant,
+    ParticipantKind,
+    Project,
+    Proposal,
+    User,
+)
+
+CONFERENCE_PROVIDERS = {
+    CalendarProvider.GOOGLE: "google_meet",
+    CalendarProvider.MICROSOFT: "microsoft_teams",
+}
+
+
+class Action(StrEnum):
+    CREATE = "CREATE"
+    UPDATE = "UPDATE"
+    DELETE = "DELETE"
+
+
+@dataclass(frozen=True)
+class Content:
+    """The interview as every copy shows it."""
+
+    title: str
+    lines: tuple[str, ...]
+    start: datetime
+    end: datetime
+    time_zone: str
+    sequence: int
+    uid: str
+
+
+@dataclass
+class Step:
+    event_id: uuid.UUID  # our calendar_events row
+    participant_id: uuid.UUID
+    action: Action
+    connection: CalendarConnection  # detached snapshot: read-only here
+    provider_event_id: str | None
+    key: str
+    create_conference: bool = False
+
+
+@dataclass
+class Plan:
+    interview_id: uuid.UUID
+    content: Content | None
+    conference_url: str | None
+    steps: list[Step] = field(default_factory=list)
+
+
+async def make_plan(
+    sessions: async_sessionmaker[AsyncSession], interview_id: uuid.UUID, now: datetime
+) -> Plan | None:
+    async with sessions() as session:
+        interview = await session.get(Interview, interview_id)
+        if interview is None:
+            return None
+        members = list(
+            await session.scalars(
+                select(Participant).where(
+                    Participant.interview_id == interview.id,
+                    Participant.kind == ParticipantKind.MEMBER,
+                    Participant.user_id.is_not(None),
+                )
+            )
+        )
+        user_ids = [p.user_id for p in members if p.user_id is not None]
+        connections = _one_per_user(
+            await session.scalars(
+                select(CalendarConnection).where(
+                    CalendarConnection.user_id.in_(user_ids),
+                    CalendarConnection.state == ConnectionState.CONNECTED,
+                )
+            )
+        )
+        recorded = {
+            e.participant_id: e
+            for e in await session.scalars(
+                select(CalendarEvent).where(CalendarEvent.interview_id == interview.id)
+            )
+        }
+        old_connections = {
+            c.id: c
+            for c in await session.scalars(
+                select(CalendarConnection).where(
+                    CalendarConnection.id.in_(
+                        [e.connection_id for e in recorded.values() if e.connection_id]
+                    )
+                )
+            )
+        }
+        live = interview.status is InterviewStatus.BOOKED and interview.booked_start is not None
+        plan = Plan(
+            interview_id=interview.id,
+            content=await _content(session, interview) if live else None,
+            conference_url=interview.conference_url,
+        )
+        for participant in members:
+            assert participant.user_id is not None
+            event = recorded.get(participant.id)
+            key = event_key(interview.id, participant.id)
+            if live:
+                connection = connections.get(participant.user_id)
+                if connection is None:
+                    continue
+                if event is None or event.connection_id != connection.id:
+                    event = _record_row(session, event, interview, participant, connection, now)
+                    action = Action.CREATE
+                elif event.provider_event_id is None:
+                    action = Action.CREATE
+                elif event.state is CalendarEventState.SYNCED and (
+                    event.sequence >= interview.ical_sequence
+                ):
+                    continue
+                else:
+                    action = Action.UPDATE
+                plan.steps.append(
+                    Step(
+                        event_id=event.id,
+                        participant_id=participant.id,
+                        action=action,
+                        connection=connection,
+                        provider_event_id=event.provider_event_id,
+                        key=key,
+                        create_conference=(
+                            participant.user_id == interview.requested_by_id
+                            and interview.conference_provider not in CONFERENCE_PROVIDERS.values()
+                        ),
+                    )
+                )
+            elif event is not None and event.state is not CalendarEventState.DELETED:
+                old = old_connections.get(event.connection_id) if event.connection_id else None
+                target = event.provider_event_id
+                if target is None and old is not None and old.provider is CalendarProvider.GOOGLE:
+                    target = key  # a create whose answer was lost may still have landed
+                if old is None or old.state is not ConnectionState.CONNECTED or target is None:
+                    # Nothing written, or no way to reach it any more.
+                    event.state = CalendarEventState.DELETED
+                    event.last_error = None if target is None else "calendar disconnected"
+                    continue
+                plan.steps.append(Step(event.id, participant.id, Action.DELETE, old, target, key))
+        # The conference first: the other copies then carry its link.
+        plan.steps.sort(key=lambda s: not s.create_conference)
+        await session.commit()
+        return plan
+
+
+def _one_per_user(
+    connections: Iterable[CalendarConnection],
+) -> dict[uuid.UUID, CalendarConnection]:
+    """A user with both providers connected gets the event in the latest one connected."""
+    chosen: dict[uuid.UUID, CalendarConnection] = {}
+    for connection in connections:
+        current = chosen.get(connection.user_id)
+        if current is None or connection.updated_at > current.updated_at:
+            chosen[connection.user_id] = connection
+    return chosen
+
+
+def _record_row(
+    session: AsyncSession,
+    event: CalendarEvent | None,
+    interview: Interview,
+    participant: Participant,
+    connection: CalendarConnection,
+    now: datetime,
+) -> CalendarEvent:
+    if event is None:
+        event = CalendarEvent(
+            id=uuid.uuid4(),
+            interview_id=interview.id,
+            participant_id=participant.id,
+            created_at=now,
+            attempts=0,
+        )
+        session.add(event)
+    # (Re)pointed at the member's current calendar: written there afresh.
+    event.connection_id = connection.id
+    event.provider = connection.provider
+    event.provider_event_id = None
+    event.ical_uid = interview_uid(interview.id)
+    event.sequence = interview.ical_sequence
+    event.state = CalendarEventState.PENDING
+    event.updated_at = now
+    return event
+
+
+async def _content(session: AsyncSession, interview: Interview) -> Content:
+    proposal = await session.get(Proposal, interview.proposal_id)
+    assert proposal is not None
+    project = await session.get(Project, proposal.project_id)
+    candidate = await session.get(User, proposal.candidate_id)
+    assert project is not None and candidate is not None and interview.booked_start
+    assert interview.booked_end is not None
+    people = list(
+        await session.scalars(
+            select(Participant.email)
+            .where(Participant.interview_id == interview.id)
+            .order_by(Participant.email)
+        )
+    )
+    lines = (
+        f"Interview, round {interview.round}, for {project.title}.",
+        f"Candidate: {candidate.name} <{candidate.email}>",
+        f"Participants: {', '.join(people)}",
+        "Scheduled with Roundtable.",
+    )
+    return Content(
+        title=f"Interview: {candidate.name}, {project.title} (round {interview.round})",
+        lines=lines,
+        start=interview.booked_start,
+        end=interview.booked_end,
+        time_zone=interview.time_zone,
+        sequence=interview.ical_sequence,
+        uid=interview_uid(interview.id),
+    )
+
+
+def event_spec(plan: Plan, step: Step) -> EventSpec | None:
+    content = plan.content
+    if content is None or step.action is Action.DELETE:
+        return None
+    lines = list(content.lines)
+    if plan.conference_url and not step.create_conference:
+        lines.insert(1, f"Join: {plan.conference_url}")
+    return EventSpec(
+        key=step.key,
+        ical_uid=content.uid,
+        sequence=content.sequence,
+        title=content.title,
+        description="\n".join(lines),
+        start=content.start,
+        end=content.end,
+        time_zone=content.time_zone,
+        location=None if step.create_conference else plan.conference_url,
+        create_conference=step.create_conference,
+    )
