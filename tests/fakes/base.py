@@ -58,6 +58,7 @@ class FaultPlan:
     delay: float = 0.0
     rng: random.Random = field(default_factory=lambda: random.Random(0))
     calls: list[tuple[str, str]] = field(default_factory=list)
+    injected: int = 0  # failures answered so far
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def fail_next(
@@ -96,13 +97,16 @@ class FaultPlan:
             self.queue.clear()
             self.rate, self.delay = 0.0, 0.0
             self.calls.clear()
+            self.injected = 0
 
     def take(self, method: str, path: str) -> Fault | None:
         with self.lock:
             self.calls.append((method, path))
             if self.queue:
+                self.injected += 1
                 return self.queue.popleft()
             if self.rate and self.rng.random() < self.rate:
+                self.injected += 1
                 status = self.rng.choice(self.statuses)
                 # Half of the failures land after the work was done: the worst case.
                 after = self.rng.random() < 0.5
