@@ -88,10 +88,17 @@ async def sync_interview(
     result = SyncResult()
     if plan is None:
         return result
+    waiting_for_conference = False
     for step in plan.steps:
+        if waiting_for_conference and step.action is not Action.DELETE:
+            # Written in a later pass, once the copy carrying the conference link exists.
+            result.pending += 1
+            continue
         outcome = await _perform(step, event_spec(plan, step), settings)
-        if outcome.written and outcome.written.conference_url and step.create_conference:
-            plan.conference_url = outcome.written.conference_url
+        if step.create_conference:
+            if outcome.written and outcome.written.conference_url:
+                plan.conference_url = outcome.written.conference_url
+            waiting_for_conference = _retryable(outcome.error) and not final_attempt
         await _record(
             sessions,
             plan,
@@ -169,11 +176,20 @@ async def _record(
         if outcome.error is None:
             assert outcome.written is not None
             _succeeded(plan, step, event, participant, outcome.written, result, now)
-            if step.create_conference and outcome.written.conference_url:
-                interview = await session.get(Interview, plan.interview_id)
-                if interview is not None and interview.status is InterviewStatus.BOOKED:
-                    interview.conference_url = outcome.written.conference_url
-                    interview.conference_provider = CONFERENCE_PROVIDERS[step.connection.provider]
+            interview = await session.get(Interview, plan.interview_id)
+            if step.action is not Action.DELETE and (
+                interview is None
+                or interview.status is not InterviewStatus.BOOKED
+                or (plan.content and interview.ical_sequence > plan.content.sequence)
+            ):
+                # Cancelled or moved while we wrote: another pass brings the event in line.
+                event.state = CalendarEventState.PENDING
+                result.pending += 1
+            elif (
+                interview is not None and step.create_conference and outcome.written.conference_url
+            ):
+                interview.conference_url = outcome.written.conference_url
+                interview.conference_provider = CONFERENCE_PROVIDERS[step.connection.provider]
         else:
             await _failed(
                 session,
@@ -227,7 +243,7 @@ async def _failed(
     message = f"{type(error).__name__}: {error}"[:MAX_ERROR]
     event.last_error = message
     result.errors.append(message)
-    if isinstance(error, Retryable | AuthExpired) and not final_attempt:
+    if _retryable(error) and not final_attempt:
         result.pending += 1
         delay = error.retry_after if isinstance(error, Retryable) else None
         if delay is not None:
@@ -243,6 +259,10 @@ async def _failed(
         await report_broken(
             session=session, connection=connection, reason="access was revoked", now=now
         )
+
+
+def _retryable(error: CalendarError | None) -> bool:
+    return isinstance(error, Retryable | AuthExpired)
 
 
 def _reason(error: CalendarError) -> str:
