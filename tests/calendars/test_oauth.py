@@ -8,13 +8,14 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.calendars.connections import token_cipher
 from app.config import Settings
+from app.main import create_app
 from app.models import CalendarConnection, CalendarProvider
 from tests.calendars.conftest import Fakes
-from tests.conftest import GraphQLClient
+from tests.conftest import Clock, GraphQLClient
 from tests.factories import make_world
 
 CONNECT = """
@@ -197,3 +198,42 @@ async def test_connecting_needs_a_signed_in_user(gql: GraphQLClient, fakes: Fake
 
     assert body["data"] is None
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_the_user_declining_at_the_provider_stores_nothing(
+    session: AsyncSession, client: httpx.AsyncClient, fakes: Fakes
+) -> None:
+    response = await client.get(
+        "/oauth/google/callback", params={"error": "access_denied", "state": "x"}
+    )
+
+    assert response.status_code == 400
+    assert await session.scalar(select(CalendarConnection)) is None
+
+
+async def test_a_provider_without_credentials_cannot_be_connected(
+    session: AsyncSession, engine: AsyncEngine, settings: Settings, clock: Clock, fakes: Fakes
+) -> None:
+    world = await make_world(session)
+    app = create_app(
+        settings.model_copy(update={"microsoft_client_id": ""}), engine=engine, clock=clock
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://roundtable.test"
+    ) as http:
+        body = await GraphQLClient(http)(
+            CONNECT, {"provider": "MICROSOFT"}, token=world.token(world.a.member)
+        )
+        callback = await http.get("/oauth/microsoft/callback", params={"code": "c", "state": "s"})
+
+    assert body["data"]["connectCalendar"] == {
+        "authorizationUrl": None,
+        "errors": [
+            {
+                "code": "VALIDATION",
+                "message": "Outlook Calendar is not available on this server",
+                "field": "provider",
+            }
+        ],
+    }
+    assert callback.status_code == 404
