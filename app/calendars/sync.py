@@ -54,10 +54,23 @@ from app.models import (
     Participant,
     SyncState,
 )
+from app.notifications.service import enqueue
 
 logger = logging.getLogger(__name__)
 
 MAX_ERROR = 1000
+
+# Outbox topic of "bring this interview's calendar events in line"; payload: interview_id.
+SYNC_TOPIC = "calendar_sync"
+
+
+def request_sync(session: AsyncSession, interview_id: uuid.UUID) -> None:
+    """Ask for a sync in the transaction of the change (book, cancel, move) that needs it.
+
+    One row per change; the worker's handler runs `sync_interview`, which is idempotent, so
+    several rows for one interview cost a few reads, never a duplicate event.
+    """
+    enqueue(session, topic=SYNC_TOPIC, payload={"interview_id": str(interview_id)})
 
 
 @dataclass
