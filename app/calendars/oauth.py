@@ -85,13 +85,22 @@ def redirect_uri(settings: Settings, provider: CalendarProvider) -> str:
     return f"{settings.public_url}/oauth/{provider.value.lower()}/callback"
 
 
-def authorization_url(settings: Settings, *, user_id: uuid.UUID, provider: CalendarProvider) -> str:
+def authorization_url(
+    settings: Settings,
+    *,
+    user_id: uuid.UUID,
+    provider: CalendarProvider,
+    login_hint: str | None = None,
+) -> str:
     state = sign_state(settings, user_id=user_id, provider=provider)
     common = {
         "response_type": "code",
         "redirect_uri": redirect_uri(settings, provider),
         "state": state,
     }
+    if login_hint:
+        # Both providers preselect this account on their consent page.
+        common["login_hint"] = login_hint
     if provider is CalendarProvider.GOOGLE:
         params = {
             "client_id": settings.google_client_id,

@@ -89,8 +89,9 @@ class CalendarMutation:
                     )
                 ]
             )
+        viewer = ctx.require_viewer()
         url = oauth.authorization_url(
-            ctx.settings, user_id=ctx.require_viewer().id, provider=chosen
+            ctx.settings, user_id=viewer.id, provider=chosen, login_hint=viewer.user.email
         )
         return ConnectCalendarPayload(authorization_url=url)
 

@@ -72,6 +72,7 @@ async def test_connecting_stores_the_account_and_encrypted_tokens(
     world = await make_world(session)
     member = world.a.member
     params = await start_connect(gql, world.token(member), provider)
+    assert params["login_hint"] == member.email
     assert params["client_id"] == (
         settings.google_client_id
         if provider is CalendarProvider.GOOGLE
