@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Conference, Event, vCalAddress
+from icalendar import Calendar, Conference, Event, Timezone, vCalAddress
 from icalendar.enums import STATUS
 
 from app.notifications.kinds import InviteMethod
@@ -70,21 +71,34 @@ def build_invite(details: InviteDetails, *, method: InviteMethod, time_zone: str
             else None
         ),
     )
+    # VTIMEZONE before the event that uses it; a narrow range keeps it to the transitions
+    # around the interview. UTC needs none (times are written with Z).
+    zones = (
+        []
+        if time_zone == "UTC"
+        else [
+            _vtimezone(
+                time_zone,
+                (details.start.astimezone(tz) - timedelta(days=1)).date(),
+                (details.end.astimezone(tz) + timedelta(days=1)).date(),
+            )
+        ]
+    )
     calendar = Calendar.new(
         method=method.value,
         prodid=PRODID,
         # Deterministic, so a repeated delivery of one outbox row sends identical bytes.
         uid=f"{interview_uid(details.interview_id)}-{details.sequence}-{method.value}",
-        subcomponents=[event],
-    )
-    # A narrow range keeps the VTIMEZONE small: only the transitions around the interview.
-    local_start = details.start.astimezone(tz)
-    calendar.add_missing_timezones(
-        first_date=(local_start - timedelta(days=1)).date(),
-        last_date=(details.end.astimezone(tz) + timedelta(days=1)).date(),
+        subcomponents=[*zones, event],
     )
     ical: bytes = calendar.to_ical()
     return ical
+
+
+@lru_cache(maxsize=1024)
+def _vtimezone(time_zone: str, first_date: date, last_date: date) -> Timezone:
+    """Computing a VTIMEZONE costs milliseconds; one per zone and day serves every invite."""
+    return Timezone.from_tzid(time_zone, first_date=first_date, last_date=last_date)
 
 
 def _address(person: Person, *, role: str, partstat: str, rsvp: bool) -> vCalAddress:
