@@ -16,9 +16,10 @@ from app.calendars.base import (
     event_key,
     interview_uid,
 )
+from app.config import Settings
 from app.models import CalendarProvider
 from app.scheduling.windows import TimeRange
-from tests.calendars.conftest import Harness
+from tests.calendars.conftest import Fakes, Harness
 
 START = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
 
@@ -201,3 +202,19 @@ async def test_a_slow_answer_is_retryable(harness: Harness) -> None:
     finally:
         for client in impatient.opened:
             client.close()
+
+
+async def test_google_403_rate_limit_is_retryable(
+    provider_settings: Settings, fakes: Fakes
+) -> None:
+    harness = Harness(CalendarProvider.GOOGLE, provider_settings, fakes, "g@example.com")
+    fakes.google.faults.fail_next(403, retry_after=3)  # userRateLimitExceeded
+
+    try:
+        with pytest.raises(Retryable) as raised:
+            await harness.client().create_event(spec())
+    finally:
+        for client in harness.opened:
+            client.close()
+
+    assert raised.value.retry_after == 3
