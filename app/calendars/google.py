@@ -244,7 +244,6 @@ def _event_body(spec: EventSpec) -> dict[str, Any]:
         "description": spec.description,
         "start": {"dateTime": spec.start.isoformat(), "timeZone": zone},
         "end": {"dateTime": spec.end.isoformat(), "timeZone": zone},
-        "status": "confirmed",
     }
     # Attendees stay in the description, not the attendee list: Google would otherwise add
     # the event to every attendee's calendar as well, beside their own synced copy and the
