@@ -89,7 +89,7 @@ def _run_uvicorn(settings: Settings, args: argparse.Namespace, *, embedded: bool
 def cmd_worker(_: argparse.Namespace) -> None:
     from app.workers.options import WorkerOptions
 
-    settings = configure(load_settings(require_secret=False))
+    settings = configure(load_settings())  # the worker decrypts calendar tokens
     if not settings.broker_url:
         raise SettingsError(
             "ROUNDTABLE_BROKER_URL: required for `roundtable worker` (redis://... or "

@@ -149,7 +149,6 @@ def _booked(i: MailIntent, f: InterviewFacts, s: Settings, tz: str) -> Body:
         paragraphs=[
             f"{f.candidate.name} booked {_what(f)}.",
             f"When: {span(f.booked_start, f.booked_end, tz)}",
-            *([f"Join: {f.conference_url}"] if f.conference_url else []),
         ],
         link=("Join the interview", f.conference_url) if f.conference_url else None,
     )

@@ -16,7 +16,7 @@ from app.workers.broker import create_broker
 from app.workers.options import WorkerOptions
 from app.workers.runtime import WorkerRuntime
 
-settings = configure(load_settings(require_secret=False))
+settings = configure(load_settings())
 if not settings.broker_url:
     raise SettingsError(
         "ROUNDTABLE_BROKER_URL: required for worker processes (redis://... or amqp://...); "
