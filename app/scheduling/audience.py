@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Interview, Participant, ParticipantKind, Project, Proposal, User
+from app.calendars.connections import connections_of_users
+from app.models import (
+    ConnectionState,
+    Interview,
+    Participant,
+    ParticipantKind,
+    Project,
+    Proposal,
+    User,
+)
 from app.notifications.kinds import InviteMethod
 from app.notifications.service import Recipient, user_recipient
 from app.scheduling import repository
@@ -22,6 +32,8 @@ class Audience:
     requester: User
     participants: list[Participant]
     members: list[User]  # member participants, as users
+    # Members whose calendar we write to: they get the event there, not an invite by mail.
+    connected_member_ids: frozenset[uuid.UUID] = frozenset()
 
     @property
     def invitee_emails(self) -> list[str]:
@@ -37,8 +49,10 @@ class Audience:
         return user_recipient(self.requester)
 
     def members_r(self, invite: InviteMethod | None = None) -> list[Recipient]:
-        # Until calendar sync writes events, every member gets the iCalendar invite by mail.
-        return [user_recipient(member, invite) for member in self.members]
+        return [
+            user_recipient(member, None if member.id in self.connected_member_ids else invite)
+            for member in self.members
+        ]
 
     def invitees_r(self, invite: InviteMethod | None = None) -> list[Recipient]:
         tz = self.interview.time_zone  # invitees see the team's time zone
@@ -58,7 +72,11 @@ async def load_audience(
         session,
         member_ids | {proposal.candidate_id, project.account_manager_id, interview.requested_by_id},
     )
+    connected = await connections_of_users(session=session, user_ids=sorted(member_ids))
     return Audience(
+        connected_member_ids=frozenset(
+            c.user_id for c in connected if c.state is ConnectionState.CONNECTED
+        ),
         interview=interview,
         proposal=proposal,
         project=project,

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access import Viewer
 from app.calendars.freebusy import calendar_busy
+from app.calendars.sync import request_sync
 from app.config import Settings
 from app.errors import ErrorCode, ServiceError, validation
 from app.models import (
@@ -179,6 +180,7 @@ async def book_slot(
             ) from None
         raise
     await _tell_booked(session, found, time_zone)
+    request_sync(session, interview.id)
     return interview
 
 

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access import Viewer
+from app.calendars.sync import request_sync
 from app.config import Settings
 from app.errors import ErrorCode, FieldError, ServiceError, validation
 from app.models import (
@@ -323,6 +324,7 @@ async def mark_cancelled(
         for participant in audience.participants:
             participant.sync_state = SyncState.PENDING
             participant.sync_error = None
+        request_sync(session, interview.id)  # remove the events from connected calendars
     await session.flush()
 
     what = f"round {interview.round} for {project.title}"

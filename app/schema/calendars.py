@@ -65,10 +65,15 @@ class DisconnectCalendarPayload:
 class CalendarQuery:
     @strawberry.field(permission_classes=[IsAuthenticated])
     async def my_calendar_connections(self, info: Info) -> list[CalendarConnection]:
+        return await own_connections(info)
+
+
+async def own_connections(info: Info) -> list[CalendarConnection]:
+    async with info.context.db_lock:
         rows = await connections.connections_of_users(
             session=info.context.session, user_ids=[info.context.require_viewer().id]
         )
-        return [CalendarConnection.of(row) for row in rows]
+    return [CalendarConnection.of(row) for row in rows]
 
 
 @strawberry.type

@@ -10,6 +10,7 @@ import strawberry
 from app import models
 from app.models import ParticipantKind as DomainParticipantKind
 from app.models import SyncState as DomainSyncState
+from app.schema.calendars import CalendarConnection, own_connections
 from app.schema.context import Info
 
 # strawberry.enum registers the domain enums in place; the names below are those classes.
@@ -46,6 +47,12 @@ class User:
     role: Role
     time_zone: str
     organization_id: strawberry.ID | None
+
+    @strawberry.field(description="Your own connected calendars; null for any other user.")
+    async def calendar_connections(self, info: Info) -> list[CalendarConnection] | None:
+        if str(info.context.require_viewer().id) != self.id:
+            return None
+        return await own_connections(info)
 
     @classmethod
     def of(cls, model: models.User) -> User:
