@@ -19,7 +19,9 @@ import dramatiq
 from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.middleware import Middleware
 
+from app.calendars.sync import SYNC_TOPIC
 from app.notifications.service import MAIL_TOPIC
+from app.workers.calendar import sync_calendars
 from app.workers.mail import deliver_mail
 from app.workers.outbox import Handler, Outcome, process_outbox_message, publish_pending
 from app.workers.reminders import send_due_reminders
@@ -30,10 +32,13 @@ logger = logging.getLogger(__name__)
 
 def topic_handlers(runtime: WorkerRuntime) -> dict[str, Handler]:
     """Every outbox topic a worker can deliver; the relay publishes only these."""
-    return {MAIL_TOPIC: partial(deliver_mail, runtime=runtime)}
+    return {
+        MAIL_TOPIC: partial(deliver_mail, runtime=runtime),
+        SYNC_TOPIC: partial(sync_calendars, runtime=runtime),
+    }
 
 
-TOPICS = frozenset({MAIL_TOPIC})
+TOPICS = frozenset({MAIL_TOPIC, SYNC_TOPIC})
 
 
 @dataclass
