@@ -49,7 +49,8 @@ def render_mail(
     mail = EmailMessage()
     mail["From"] = settings.mail_from
     mail["To"] = intent.to
-    mail["Subject"] = body.subject
+    # What people typed (names, titles) must not break the header into two.
+    mail["Subject"] = " ".join(body.subject.split())
     mail["Date"] = format_datetime(intent.created_at)
     mail["Message-ID"] = message_id(intent, settings)
     mail["Auto-Submitted"] = "auto-generated"

@@ -75,19 +75,22 @@ async def test_request_mail_gives_the_candidate_a_link_and_times_in_their_zone(
     assert "interviews/" not in invitee_text, "only the candidate selects a time"
 
 
-async def test_html_part_escapes_what_people_typed(
+async def test_what_people_typed_is_escaped_in_html_and_kept_out_of_headers(
     session: AsyncSession, settings: Settings, clock: Clock
 ) -> None:
     await begin_write(session)
     world = await make_world(session)
     await begin_write(session)
     await session.execute(
-        update(Project).where(Project.id == world.a.project.id).values(title="<script>x</script>")
+        update(Project)
+        .where(Project.id == world.a.project.id)
+        .values(title="<script>x</script>\r\nBcc: victim@example.com")
     )
     await make_interview(session, settings, world.a, clock.now)
     mail = await rendered(session, settings, MessageKind.REQUEST_SENT, world.a.manager.email)
     _, html = text_and_html(mail)
     assert "<script>" not in html
+    assert mail["Bcc"] is None, "a title cannot add headers"
     assert "&lt;script&gt;" in html
 
 
