@@ -48,6 +48,7 @@ class RecordingHandler:
         self.rejected_rcpt: set[str] = set()
         self.hold: Hold | None = None
         self.data_calls = 0
+        self.admitted = 0
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
@@ -63,10 +64,11 @@ class RecordingHandler:
             if self.scripted:
                 return self.scripted.popleft()
             hold = self.hold
-            if hold is not None and len(self.received) >= hold.accept_first:
+            if hold is not None and self.admitted >= hold.accept_first:
                 hold.waiting += 1
             else:
                 hold = None
+                self.admitted += 1  # counted here, so concurrent mails cannot both slip past
         if hold is not None:
             await asyncio.to_thread(hold.released.wait)
             return hold.answer

@@ -27,6 +27,7 @@ from app.workers.actors import topic_handlers
 from app.workers.options import WorkerOptions
 from app.workers.outbox import Outcome, Result, process_outbox_message, publish_pending
 from app.workers.runtime import WorkerRuntime
+from tests.workers.conftest import eventually
 
 OPTIONS = WorkerOptions(
     min_backoff_seconds=10, max_backoff_seconds=60, max_attempts=3, republish_after_seconds=300
@@ -183,7 +184,11 @@ async def test_an_expired_claim_is_taken_over_and_the_late_worker_cannot_undo_it
     slow.pause = 0.3
     slow.errors = [TransientDeliveryError("timed out")]
     stalled = asyncio.create_task(process(runtime, message_id))
-    await asyncio.sleep(0.1)  # the first worker holds the claim and waits on the server
+
+    async def claimed() -> bool:
+        return (await row(engine, message_id)).attempts == 1
+
+    await eventually(claimed, what="the first worker holds the claim")
     clock.ahead += OPTIONS.lease + timedelta(seconds=1)
     other = WorkerRuntime(runtime.settings, OPTIONS, transport=RecordingTransport(), clock=clock)
     try:
