@@ -45,6 +45,7 @@ from app.calendars.sync_plan import (
 )
 from app.calendars.tokens import TokenDecryptError, TokenSet
 from app.config import Settings
+from app.db import begin_write
 from app.models import (
     CalendarConnection,
     CalendarEvent,
@@ -175,6 +176,9 @@ async def _record(
     now: datetime,
 ) -> None:
     async with sessions() as session:
+        # A writer from the start: on SQLite a read that later writes cannot take the lock
+        # while another sync (the worker's other threads) writes, and fails at once.
+        await begin_write(session)
         event = await session.get(CalendarEvent, step.event_id)
         participant = await session.get(Participant, step.participant_id)
         connection = await session.get(CalendarConnection, step.connection.id)

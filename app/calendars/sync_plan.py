@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.calendars.base import EventSpec, event_key, interview_uid
+from app.db import begin_write
 from app.models import (
     CalendarConnection,
     CalendarEvent,
@@ -80,6 +81,7 @@ async def make_plan(
     sessions: async_sessionmaker[AsyncSession], interview_id: uuid.UUID, now: datetime
 ) -> Plan | None:
     async with sessions() as session:
+        await begin_write(session)  # it may add event rows: see `sync._record`
         interview = await session.get(Interview, interview_id)
         if interview is None:
             return None
