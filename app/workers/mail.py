@@ -1,9 +1,21 @@
-"""Delivering one mail outbox row: read the facts, render, hand to the transport."""
+"""Delivering one mail outbox row: read the facts, render, hand to the transport.
+
+A mail that carries an iCalendar invite (a booking's REQUEST, a cancellation's CANCEL) is
+how a participant without a connected calendar gets the interview into their calendar: once
+it is handed over, that participant's sync state is SYNCED, and FAILED with the reason when
+the row fails for good, as a calendar write would leave it.
+"""
 
 from __future__ import annotations
 
 import logging
 
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.db import begin_write
+from app.models import Interview, Participant, SyncState
+from app.notifications.delivery import DeliveryError, PermanentDeliveryError
 from app.notifications.facts import (
     MailIntent,
     load_interview_facts,
@@ -15,6 +27,8 @@ from app.workers.outbox import ClaimedMessage
 from app.workers.runtime import WorkerRuntime
 
 logger = logging.getLogger(__name__)
+
+MAX_SYNC_ERROR = 1000
 
 
 async def deliver_mail(message: ClaimedMessage, *, runtime: WorkerRuntime) -> str | None:
@@ -33,6 +47,57 @@ async def deliver_mail(message: ClaimedMessage, *, runtime: WorkerRuntime) -> st
     if skip is not None:
         logger.info("outbox %s not sent: %s", message.id, skip)
         return f"not sent: {skip}"
-    mail = render_mail(intent, facts, runtime.settings, recipient_name=name)
-    await runtime.mail.send(mail)
+    try:
+        mail = render_mail(intent, facts, runtime.settings, recipient_name=name)
+        await runtime.mail.send(mail)
+    except Exception as exc:
+        # The same rule as `process_outbox_message`: a permanent refusal, or any error on
+        # the last attempt, fails the row; the participant's state says so too.
+        final = message.attempts >= runtime.options.max_attempts
+        if isinstance(exc, PermanentDeliveryError) or final:
+            reason = exc.reason if isinstance(exc, DeliveryError) else repr(exc)
+            try:
+                await record_invite(runtime.sessions, intent, error=reason)
+            except Exception:
+                logger.warning("outbox %s: sync state not recorded", message.id, exc_info=True)
+        raise
+    await record_invite(runtime.sessions, intent, error=None)
     return None
+
+
+async def record_invite(
+    sessions: async_sessionmaker[AsyncSession], intent: MailIntent, *, error: str | None
+) -> int:
+    """Set the sync state of the participant an invite mail was for; returns rows changed.
+
+    Idempotent (a repeated delivery writes the same state). Only an invite of the
+    interview's current SEQUENCE counts: a booking's invite that went out just before a
+    cancellation cannot overwrite what the cancellation's own mail recorded.
+    """
+    if intent.invite is None or intent.interview_id is None:
+        return 0
+    current = select(Interview.id).where(Interview.id == intent.interview_id)
+    if intent.sequence is not None:
+        current = current.where(Interview.ical_sequence == intent.sequence)
+    state, reason = (
+        (SyncState.SYNCED, None)
+        if error is None
+        else (
+            SyncState.FAILED,
+            f"the calendar invitation could not be mailed: {error}"[:MAX_SYNC_ERROR],
+        )
+    )
+    async with sessions() as session:
+        await begin_write(session)
+        result = await session.execute(
+            update(Participant)
+            .where(
+                Participant.interview_id.in_(current.scalar_subquery()),
+                func.lower(Participant.email) == intent.to.lower(),
+            )
+            .values(sync_state=state, sync_error=reason)
+            .execution_options(synchronize_session=False)
+        )
+        await session.commit()
+    changed: int = getattr(result, "rowcount", 0) or 0
+    return changed
