@@ -142,8 +142,8 @@ async def book_slot(
     require_open(found.proposal)
 
     people = await _people_of(session, found)
-    # Checked once before taking the locks (provider calls are slow and their answers are
-    # cached briefly), then again under the locks, where only the database can change.
+    # Checked once before locking the people (provider calls are slow and their answers are
+    # cached briefly), then again under those locks, where only the database can change.
     for locked in (False, True):
         if locked:
             await repository.lock_people(session, people.everyone)
