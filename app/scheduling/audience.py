@@ -32,8 +32,9 @@ class Audience:
     requester: User
     participants: list[Participant]
     members: list[User]  # member participants, as users
-    # Members whose calendar we write to: they get the event there, not an invite by mail.
-    connected_member_ids: frozenset[uuid.UUID] = frozenset()
+    # Members whose copy of the interview lives in their own calendar, written by the sync:
+    # they get no iCalendar invite (or cancellation) by mail.
+    calendar_member_ids: frozenset[uuid.UUID] = frozenset()
 
     @property
     def invitee_emails(self) -> list[str]:
@@ -50,7 +51,7 @@ class Audience:
 
     def members_r(self, invite: InviteMethod | None = None) -> list[Recipient]:
         return [
-            user_recipient(member, None if member.id in self.connected_member_ids else invite)
+            user_recipient(member, None if member.id in self.calendar_member_ids else invite)
             for member in self.members
         ]
 
@@ -64,19 +65,31 @@ class Audience:
 
 
 async def load_audience(
-    session: AsyncSession, interview: Interview, proposal: Proposal, project: Project
+    session: AsyncSession,
+    interview: Interview,
+    proposal: Proposal,
+    project: Project,
+    *,
+    cancelling: bool = False,
 ) -> Audience:
+    """Everyone concerned; `cancelling` when the booked interview is being withdrawn.
+
+    Who holds the interview in their calendar is decided differently then: not by who is
+    connected now, but by whom the sync wrote an event for. A member who connected after
+    the booking got the invite by mail, so the cancellation must go by mail too.
+    """
     participants = await repository.participants_of(session, interview.id)
     member_ids = {p.user_id for p in participants if p.user_id is not None}
     people = await repository.users_by_ids(
         session,
         member_ids | {proposal.candidate_id, project.account_manager_id, interview.requested_by_id},
     )
-    connected = await connections_of_users(session=session, user_ids=sorted(member_ids))
+    if cancelling:
+        calendar_members = await repository.members_with_calendar_events(session, interview.id)
+    else:
+        connected = await connections_of_users(session=session, user_ids=sorted(member_ids))
+        calendar_members = {c.user_id for c in connected if c.state is ConnectionState.CONNECTED}
     return Audience(
-        connected_member_ids=frozenset(
-            c.user_id for c in connected if c.state is ConnectionState.CONNECTED
-        ),
         interview=interview,
         proposal=proposal,
         project=project,
@@ -85,4 +98,5 @@ async def load_audience(
         requester=people[interview.requested_by_id],
         participants=participants,
         members=[people[p.user_id] for p in participants if p.user_id is not None],
+        calendar_member_ids=frozenset(calendar_members),
     )

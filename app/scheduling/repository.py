@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import is_postgres
 from app.models import (
     AvailabilityWindow,
+    CalendarEvent,
+    CalendarEventState,
     Interview,
     InterviewStatus,
     Participant,
@@ -163,3 +165,19 @@ async def interviews_of(
         .order_by(Interview.round)
     )
     return list(rows)
+
+
+async def members_with_calendar_events(
+    session: AsyncSession, interview_id: uuid.UUID
+) -> set[uuid.UUID]:
+    """Members the calendar sync wrote (or is writing) this interview for."""
+    rows = await session.scalars(
+        select(Participant.user_id)
+        .join(CalendarEvent, CalendarEvent.participant_id == Participant.id)
+        .where(
+            CalendarEvent.interview_id == interview_id,
+            CalendarEvent.state != CalendarEventState.DELETED,
+            Participant.user_id.is_not(None),
+        )
+    )
+    return {user_id for user_id in rows if user_id is not None}

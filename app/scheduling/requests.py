@@ -314,7 +314,7 @@ async def mark_cancelled(
     interview.cancelled_at = now
     interview.cancelled_by_id = by.id
     interview.cancel_reason = reason
-    audience = await load_audience(session, interview, proposal, project)
+    audience = await load_audience(session, interview, proposal, project, cancelling=was_booked)
     invite: InviteMethod | None = None
     if was_booked:
         await repository.release_reservations(session, interview.id)

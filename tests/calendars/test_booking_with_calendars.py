@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from app.calendars.sync import sync_interview
 from app.config import Settings
+from app.db import create_session_factory
 from app.models import CalendarProvider, OutboxMessage
 from app.scheduling.windows import WindowText
 from tests.calendars.conftest import Fakes
@@ -125,3 +127,107 @@ async def test_connected_members_get_the_event_not_a_mailed_invite(
     assert [r.payload for r in rows if r.topic == "calendar_sync"] == [
         {"interview_id": str(interview.id)}
     ]
+
+
+async def test_a_member_who_connected_after_booking_gets_the_cancellation_by_mail(
+    session: AsyncSession, settings: Settings, fakes: Fakes, gql: GraphQLClient, clock: Clock
+) -> None:
+    world = await make_world(session)
+    interview = await make_interview(
+        session,
+        settings,
+        world.a,
+        clock.now,
+        windows=WINDOWS,
+        time_zone="UTC",
+        participants=[world.a.member, world.a.colleague],
+    )
+    booked = await gql(
+        BOOK,
+        {
+            "input": {
+                "interviewId": str(interview.id),
+                "start": "2026-03-05T09:00:00Z",
+                "timeZone": "UTC",
+            }
+        },
+        token=world.token(world.a.candidate),
+    )
+    assert booked["data"]["bookInterview"]["errors"] == []
+    # The invite went by mail; only now does the member connect a calendar.
+    await connect(session, settings, fakes, world.a.member, CalendarProvider.GOOGLE)
+    await session.commit()
+    cancel = (
+        """mutation($id: ID!) { cancelInterview(input: {interviewId: $id}) { errors { code } } }"""
+    )
+    assert (await gql(cancel, {"id": str(interview.id)}, token=world.token(world.a.colleague)))[
+        "data"
+    ] == {"cancelInterview": {"errors": []}}
+    rows = list(await session.scalars(select(OutboxMessage).where(OutboxMessage.topic == "mail")))
+    cancels = {
+        r.payload["to"]: r.payload["invite"]
+        for r in rows
+        if r.payload["kind"] == "INTERVIEW_CANCELLED"
+    }
+    assert cancels[world.a.member.email] == "CANCEL"
+    assert cancels[world.a.colleague.email] == "CANCEL"
+
+
+async def test_a_member_holding_the_event_gets_no_cancellation_mail(
+    session: AsyncSession,
+    engine: AsyncEngine,
+    settings: Settings,
+    fakes: Fakes,
+    gql: GraphQLClient,
+    clock: Clock,
+) -> None:
+    world = await make_world(session)
+    await connect(session, settings, fakes, world.a.member, CalendarProvider.GOOGLE)
+    await session.commit()
+    interview = await make_interview(
+        session,
+        settings,
+        world.a,
+        clock.now,
+        windows=WINDOWS,
+        time_zone="UTC",
+        participants=[world.a.member, world.a.colleague],
+    )
+    await gql(
+        BOOK,
+        {
+            "input": {
+                "interviewId": str(interview.id),
+                "start": "2026-03-05T09:00:00Z",
+                "timeZone": "UTC",
+            }
+        },
+        token=world.token(world.a.candidate),
+    )
+    synced = await sync_interview(
+        sessions=create_session_factory(engine),
+        settings=settings,
+        interview_id=interview.id,
+        clock=clock,
+    )
+    assert (synced.written, synced.failed) == (1, 0)
+    assert len(fakes.google.events(world.a.member.email)) == 1
+    cancel = (
+        """mutation($id: ID!) { cancelInterview(input: {interviewId: $id}) { errors { code } } }"""
+    )
+    await gql(cancel, {"id": str(interview.id)}, token=world.token(world.a.colleague))
+    rows = list(await session.scalars(select(OutboxMessage).where(OutboxMessage.topic == "mail")))
+    cancels = {
+        r.payload["to"]: r.payload["invite"]
+        for r in rows
+        if r.payload["kind"] == "INTERVIEW_CANCELLED"
+    }
+    assert cancels[world.a.member.email] is None  # the sync removes the event instead
+    assert cancels[world.a.colleague.email] == "CANCEL"
+    await sync_interview(
+        sessions=create_session_factory(engine),
+        settings=settings,
+        interview_id=interview.id,
+        clock=clock,
+    )
+    assert fakes.google.events(world.a.member.email) == []
