@@ -106,16 +106,29 @@ class Settings(BaseSettings):
         return self.async_database_url.startswith("sqlite")
 
 
+def _named_problems(exc: ValidationError, prefix: str) -> list[str]:
+    return [
+        f"{prefix}{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+        for err in exc.errors()
+    ]
+
+
 def load_settings(*, require_secret: bool = True, **overrides: object) -> Settings:
     """Read the environment; a bad value raises SettingsError naming the variable."""
+    # Imported here: the worker tuning lives beside the workers, validated with the rest.
+    from app.workers.options import WorkerOptions
+
+    problems: list[str] = []
     try:
         settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        problems = [
-            f"ROUNDTABLE_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
-            for err in exc.errors()
-        ]
-        raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None
+        problems += _named_problems(exc, "ROUNDTABLE_")
+    try:
+        WorkerOptions()
+    except ValidationError as exc:
+        problems += _named_problems(exc, "ROUNDTABLE_WORKER_")
+    if problems:
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(problems))
     if require_secret and len(settings.secret_key) < 32:
         raise SettingsError(
             "ROUNDTABLE_SECRET_KEY: required, at least 32 characters "

@@ -18,6 +18,8 @@ from app.config import SettingsError, async_database_url, load_settings
         ("ROUNDTABLE_MIN_NOTICE_MINUTES", "-5"),
         ("ROUNDTABLE_GRAPHIQL", "perhaps"),
         ("ROUNDTABLE_CONFERENCE_URL_TEMPLATE", "https://meet.example.com/static"),
+        ("ROUNDTABLE_WORKER_MAX_ATTEMPTS", "0"),
+        ("ROUNDTABLE_WORKER_LEASE_SECONDS", "soon"),
     ],
 )
 def test_a_bad_value_names_its_variable(
