@@ -199,7 +199,13 @@ async def main() -> None:
     else:
         url = f"sqlite:///{tempfile.mkdtemp()}/bench.db"
     await asyncio.to_thread(upgrade, url)
-    await measure(Settings(database_url=url, secret_key="b" * 40), args.repeats)
+    try:
+        await measure(Settings(database_url=url, secret_key="b" * 40), args.repeats)
+    finally:
+        if args.postgres:
+            admin = await asyncpg.connect(args.postgres)
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await admin.close()
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import statistics
 import sys
 import tempfile
@@ -40,7 +39,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import redis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,9 +46,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the fakes und
 
 from outbox_bench import (  # bench/ is this script's directory
     create_database,
-    drop_database,
     percentile,
     start_workers,
+    tear_down,
     wait_for_ready,
 )
 
@@ -437,20 +435,17 @@ async def main() -> None:
         if stored != wanted:
             raise SystemExit("the fakes do not hold exactly one event per booking and member")
     finally:
-        if relay is not None:
-            relay.stop()
-        broker.close()
-        if workers.poll() is None:
-            workers.send_signal(signal.SIGTERM)
-            workers.wait(timeout=60)
         google_server.stop()
         microsoft_server.stop()
-        client = redis.Redis.from_url(args.redis)
-        keys = list(client.scan_iter(f"{namespace}*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
-        await drop_database(args.postgres, db_name)
+        await tear_down(
+            relay=relay,
+            broker=broker,
+            workers=workers,
+            redis_url=args.redis,
+            namespace=namespace,
+            postgres_url=args.postgres,
+            db_name=db_name,
+        )
 
 
 if __name__ == "__main__":

@@ -250,6 +250,31 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+async def tear_down(
+    *,
+    relay: Any,
+    broker: Any,
+    workers: subprocess.Popen[bytes],
+    redis_url: str,
+    namespace: str,
+    postgres_url: str,
+    db_name: str,
+) -> None:
+    """Stop the relay, broker and worker processes; drop the bench's Redis keys and database."""
+    if relay is not None:
+        relay.stop()
+    broker.close()
+    if workers.poll() is None:
+        workers.send_signal(signal.SIGTERM)
+        workers.wait(timeout=60)
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(f"{namespace}*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+    await drop_database(postgres_url, db_name)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--bookings", type=int, default=1000)
@@ -335,19 +360,16 @@ async def main() -> None:
             f"max {max(latencies) * 1000:.0f} ms"
         )
     finally:
-        if relay is not None:
-            relay.stop()
-        broker.close()
-        if workers.poll() is None:
-            workers.send_signal(signal.SIGTERM)
-            workers.wait(timeout=60)
         controller.stop()
-        client = redis.Redis.from_url(args.redis)
-        keys = list(client.scan_iter(f"{namespace}*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
-        await drop_database(args.postgres, db_name)
+        await tear_down(
+            relay=relay,
+            broker=broker,
+            workers=workers,
+            redis_url=args.redis,
+            namespace=namespace,
+            postgres_url=args.postgres,
+            db_name=db_name,
+        )
 
 
 if __name__ == "__main__":
