@@ -24,9 +24,10 @@ from starlette.responses import HTMLResponse, Response
 
 from app.calendars.base import CalendarError, TokenHolder
 from app.calendars.connections import client_for_tokens, provider_configured, save_connection
-from app.calendars.tokens import OAuthClient, TokenEndpointError, utc_now
+from app.calendars.tokens import OAuthClient, TokenEndpointError
 from app.config import Settings
 from app.models import CalendarProvider, User
+from app.models.base import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +170,7 @@ async def complete_connection(
             code=code,
             redirect_uri=redirect_uri(settings, provider),
             # Token lifetimes run on the provider's (real) clock, not the app's.
-            now=utc_now(),
+            now=utcnow(),
         )
     except TokenEndpointError as exc:
         logger.info("OAuth code exchange failed for %s: %s", provider, exc)

@@ -37,9 +37,10 @@ from app.calendars.base import (
     WrittenEvent,
     retry_after_seconds,
 )
-from app.calendars.tokens import OAuthClient, TokenEndpointError, TokenSet, utc_now
+from app.calendars.tokens import OAuthClient, TokenEndpointError, TokenSet
 from app.config import Settings
 from app.models import CalendarProvider
+from app.models.base import utcnow
 from app.scheduling.windows import TimeRange
 
 logger = logging.getLogger(__name__)
@@ -99,14 +100,14 @@ class ConnectionTokenBackend(BaseTokenBackend):  # type: ignore[misc]
         return None
 
     def refresh(self) -> None:
-        self.holder.replace(self.oauth.refresh(self.holder.tokens, now=utc_now()))
+        self.holder.replace(self.oauth.refresh(self.holder.tokens, now=utcnow()))
         self._fill(self.holder.tokens)
 
     def _fill(self, tokens: TokenSet) -> None:
         """Write the token set into the MSAL cache layout O365 reads its tokens from."""
         with self._lock:
             self._cache.clear()
-        now = utc_now()
+        now = utcnow()
         expires_in = (
             max(0, int((tokens.expires_at - now).total_seconds())) if tokens.expires_at else 0
         )
@@ -283,7 +284,7 @@ class OutlookCalendarClient(CalendarClient):
     def _call(self, call: Callable[[Any], T]) -> T:
         with self._lock:
             try:
-                if self.holder.tokens.expired(utc_now()):
+                if self.holder.tokens.expired(utcnow()):
                     self._refresh()
                 account = self._account_instance()
                 try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import requests
@@ -161,7 +161,3 @@ class OAuthClient:
                 status=response.status_code,
             )
         return body
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
