@@ -8,8 +8,17 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
 
-from app.config import Settings, SettingsError, configure, embedded_secret_key, load_settings
+from app.config import (
+    DEFAULT_VAR_DIR,
+    Settings,
+    SettingsError,
+    configure,
+    embedded_secret_key,
+    load_settings,
+)
 from app.db import create_engine, create_session_factory
 from app.models import utcnow
 
@@ -30,8 +39,12 @@ def _migrate(settings: Settings) -> None:
     upgrade(settings.database_url)
 
 
+# The embedded default keeps the demo tokens it printed, so a restart prints the same ones.
+DEMO_TOKENS_FILE = DEFAULT_VAR_DIR / "demo-tokens.json"
+
+
 async def _seed_and_tokens(
-    settings: Settings, *, seed_if_empty: bool
+    settings: Settings, *, seed_if_empty: bool, remembered: Path | None
 ) -> list[tuple[str, str, str]]:
     from app import demo
 
@@ -40,7 +53,9 @@ async def _seed_and_tokens(
         async with create_session_factory(engine)() as session:
             if seed_if_empty and await demo.is_empty(session):
                 await demo.seed(session=session, settings=settings, now=utcnow())
-            tokens = await demo.demo_tokens(session=session)
+            tokens = await demo.demo_tokens(
+                session=session, settings=settings, now=utcnow(), remembered=remembered
+            )
             await session.commit()
             return [(t.user.role.value, t.user.email, t.token) for t in tokens]
     finally:
@@ -59,7 +74,9 @@ def _print_tokens(tokens: list[tuple[str, str, str]]) -> None:
 def cmd_serve(args: argparse.Namespace) -> None:
     settings = _embedded_settings()
     _migrate(settings)
-    tokens = asyncio.run(_seed_and_tokens(settings, seed_if_empty=True))
+    tokens = asyncio.run(
+        _seed_and_tokens(settings, seed_if_empty=True, remembered=DEMO_TOKENS_FILE)
+    )
     _print_tokens(tokens)
     print(f"GraphiQL: http://{args.host}:{args.port}/graphql")
     print(f"Mail is written to {settings.mail_dir}/ as .eml files")
@@ -109,13 +126,14 @@ def cmd_migrate(_: argparse.Namespace) -> None:
 
 
 def cmd_demo(_: argparse.Namespace) -> None:
-    settings = (
-        _embedded_settings()
-        if "ROUNDTABLE_SECRET_KEY" not in os.environ
-        else configure(load_settings())
-    )
+    embedded = "ROUNDTABLE_SECRET_KEY" not in os.environ
+    settings = _embedded_settings() if embedded else configure(load_settings())
     _migrate(settings)
-    _print_tokens(asyncio.run(_seed_and_tokens(settings, seed_if_empty=True)))
+    # Outside the embedded default no token is written to disk: each run mints new ones.
+    remembered = DEMO_TOKENS_FILE if embedded else None
+    _print_tokens(
+        asyncio.run(_seed_and_tokens(settings, seed_if_empty=True, remembered=remembered))
+    )
 
 
 async def _create_admin(settings: Settings, email: str) -> str:
@@ -139,9 +157,13 @@ async def _create_admin(settings: Settings, email: str) -> str:
                 )
             elif user.role is not Role.ADMIN:
                 raise SystemExit(f"{address} exists and is a {user.role.value}, not an admin")
-            token = await issue_token(session=session, user=user)
+            issued = await issue_token(
+                session=session,
+                user=user,
+                lifetime=timedelta(days=settings.api_token_lifetime_days),
+            )
             await session.commit()
-            return token
+            return issued.token
     finally:
         await engine.dispose()
 

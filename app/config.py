@@ -61,6 +61,15 @@ class Settings(BaseSettings):
     max_query_depth: int = Field(default=10, ge=3)
     max_query_tokens: int = Field(default=2000, ge=100)
     max_query_aliases: int = Field(default=30, ge=1)
+    # Rate limits (SPEC section 5), in `limits` notation such as "120/minute".
+    rate_limits: bool = True
+    rate_limit_mutations: str = "120/minute"
+    rate_limit_failed_auth: str = "30/minute"
+    rate_limit_oauth_starts: str = "10/minute"
+    # Where counters live: every API process must share it. Empty: the broker when it is
+    # Redis, else this process's memory (right for `serve`, which is one process).
+    rate_limit_storage_url: str = ""
+    api_token_lifetime_days: int = Field(default=90, ge=1, le=3650)
 
     @field_validator("database_url")
     @classmethod
@@ -73,6 +82,24 @@ class Settings(BaseSettings):
     def _broker_url(cls, value: str) -> str:
         if value and urlsplit(value).scheme not in {"redis", "rediss", "amqp", "amqps"}:
             raise ValueError("use a redis:// or amqp:// URL, or leave empty for in-process")
+        return value
+
+    @field_validator("rate_limit_mutations", "rate_limit_failed_auth", "rate_limit_oauth_starts")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError("use limits notation such as 120/minute or 10 per hour") from None
+        return value
+
+    @field_validator("rate_limit_storage_url")
+    @classmethod
+    def _rate_limit_storage(cls, value: str) -> str:
+        if value and urlsplit(value).scheme not in {"redis", "rediss", "memory"}:
+            raise ValueError("use a redis:// URL, memory://, or leave empty")
         return value
 
     @field_validator("smtp_url")
@@ -100,6 +127,15 @@ class Settings(BaseSettings):
     @property
     def async_database_url(self) -> str:
         return async_database_url(self.database_url)
+
+    @property
+    def rate_limit_store(self) -> str:
+        """The storage URL the rate limiter uses (see rate_limit_storage_url)."""
+        if self.rate_limit_storage_url:
+            return self.rate_limit_storage_url
+        if urlsplit(self.broker_url).scheme in {"redis", "rediss"}:
+            return self.broker_url
+        return "memory://"
 
     @property
     def is_sqlite(self) -> bool:

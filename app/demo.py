@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -13,11 +16,13 @@ from app.access import load_viewer
 from app.config import Settings
 from app.models import Role, User
 from app.people import service as people
-from app.people.tokens import issue_token
+from app.people.tokens import authenticate, issue_token
 from app.scheduling import booking, requests
 from app.scheduling.windows import WindowText
 
 DEMO_DOMAIN = "demo.roundtable.example.com"
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -114,9 +119,63 @@ async def seed(*, session: AsyncSession, settings: Settings, now: datetime) -> N
     )
 
 
-async def demo_tokens(*, session: AsyncSession) -> list[DemoToken]:
-    """A fresh token for each demo user (tokens are stored hashed, so old ones can't be shown)."""
-    users = await session.scalars(
-        select(User).where(User.email.like(f"%@{DEMO_DOMAIN}")).order_by(User.role, User.email)
+async def demo_tokens(
+    *,
+    session: AsyncSession,
+    settings: Settings,
+    now: datetime,
+    remembered: Path | None = None,
+) -> list[DemoToken]:
+    """A token for each demo user.
+
+    Tokens are stored hashed, so an old one can only be shown again if it was kept: with
+    `remembered` (the embedded default's var/demo-tokens.json, beside secret.key), tokens
+    printed before are reused while they still work for this database, and only missing,
+    revoked or expired ones are minted again. Without it, every call mints new tokens.
+    """
+    users = list(
+        await session.scalars(
+            select(User).where(User.email.like(f"%@{DEMO_DOMAIN}")).order_by(User.role, User.email)
+        )
     )
-    return [DemoToken(u, await issue_token(session=session, user=u)) for u in users]
+    kept = _read_kept(remembered, settings.database_url)
+    result: list[DemoToken] = []
+    for user in users:
+        token = kept.get(user.email)
+        if token is not None:
+            auth = await authenticate(session=session, token=token, now=now)
+            if auth is None or auth.user.id != user.id:
+                token = None
+        if token is None:
+            issued = await issue_token(
+                session=session,
+                user=user,
+                lifetime=timedelta(days=settings.api_token_lifetime_days),
+                now=now,
+            )
+            token = issued.token
+        result.append(DemoToken(user, token))
+    if remembered is not None:
+        _write_kept(remembered, settings.database_url, {t.user.email: t.token for t in result})
+    return result
+
+
+def _read_kept(path: Path | None, database_url: str) -> dict[str, str]:
+    if path is None or not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        logger.warning("ignoring %s: %s", path, exc)
+        return {}
+    if not isinstance(data, dict) or data.get("database_url") != database_url:
+        return {}  # tokens of another database
+    tokens = data.get("tokens")
+    return {str(k): str(v) for k, v in tokens.items()} if isinstance(tokens, dict) else {}
+
+
+def _write_kept(path: Path, database_url: str, tokens: dict[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)  # bearer tokens, like secret.key: for this machine's user only
+    path.write_text(json.dumps({"database_url": database_url, "tokens": tokens}, indent=2))

@@ -18,11 +18,13 @@ from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
 from app.access import load_viewer
-from app.calendars.oauth import oauth_callback
+from app.calendars.oauth_routes import oauth_callback, oauth_start
 from app.config import Settings
 from app.db import create_engine, create_session_factory
+from app.logredact import redact_access_log
 from app.models import utcnow
-from app.people.tokens import authenticate
+from app.people.tokens import authenticate, needs_touch, touch
+from app.ratelimit import RateLimiter, Refusal, Rule
 from app.schema import build_schema
 from app.schema.context import Context, request_session
 from app.schema.loaders import Loaders
@@ -40,6 +42,7 @@ class RoundtableGraphQL(GraphQL[Context, None]):
         session_factory: async_sessionmaker[AsyncSession],
         on_outbox_written: Callable[[], None] | None,
         clock: Callable[[], datetime],
+        rate_limiter: RateLimiter,
     ) -> None:
         super().__init__(
             build_schema(settings),
@@ -51,8 +54,16 @@ class RoundtableGraphQL(GraphQL[Context, None]):
         self.session_factory = session_factory
         self.on_outbox_written = on_outbox_written
         self.clock = clock
+        self.rate_limiter = rate_limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _bearer_token(Request(scope)):
+            # An address past its failed sign-ins is turned away before its token is looked
+            # up or its body read: guessing costs the server nothing more.
+            refusal = await self.rate_limiter.check(Rule.FAILED_AUTH, _client_address(scope))
+            if refusal is not None:
+                await rate_limited_response(refusal)(scope, receive, send)
+                return
         async with self.session_factory() as session:
             token = request_session.set(session)
             try:
@@ -63,14 +74,20 @@ class RoundtableGraphQL(GraphQL[Context, None]):
     async def get_context(self, request: Any, response: Any) -> Context:
         session = request_session.get()
         viewer = None
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() == "bearer" and token:
-            user = await authenticate(session=session, token=token.strip())
-            if user is not None:
-                viewer = await load_viewer(session, user)
+        token_id = None
+        token = _bearer_token(request)
+        if token:
+            now = self.clock()
+            auth = await authenticate(session=session, token=token, now=now)
+            if auth is not None:
+                viewer = await load_viewer(session, auth.user)
+                token_id = auth.token_id
             # Authentication reads only; end that transaction so SQLite's lock is released.
             await session.commit()
+            if auth is None:
+                await self.rate_limiter.hit(Rule.FAILED_AUTH, _client_address(request.scope))
+            elif needs_touch(auth, now):
+                await touch(session=session, token_id=auth.token_id, now=now)
         lock = asyncio.Lock()  # one operation at a time on the request's session
         return Context(
             request=request,
@@ -81,7 +98,37 @@ class RoundtableGraphQL(GraphQL[Context, None]):
             db_lock=lock,
             on_outbox_written=self.on_outbox_written,
             clock=self.clock,
+            rate_limiter=self.rate_limiter,
+            token_id=token_id,
+            response=response,
         )
+
+
+def _bearer_token(request: Request) -> str:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def _client_address(scope: Scope) -> str:
+    # uvicorn resolves X-Forwarded-For from trusted proxies (--forwarded-allow-ips) into this.
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+def rate_limited_response(refusal: Refusal) -> Response:
+    return JSONResponse(
+        {
+            "data": None,
+            "errors": [
+                {
+                    "message": refusal.message,
+                    "extensions": {"code": "RATE_LIMITED", "retryAfter": refusal.retry_after},
+                }
+            ],
+        },
+        status_code=429,
+        headers={"Retry-After": str(refusal.retry_after)},
+    )
 
 
 async def health(_: Request) -> Response:
@@ -95,18 +142,22 @@ def create_app(
     on_outbox_written: Callable[[], None] | None = None,
     clock: Callable[[], datetime] = utcnow,
     lifespan_hooks: list[Callable[[], contextlib.AbstractAsyncContextManager[None]]] | None = None,
+    rate_limiter: RateLimiter | None = None,
 ) -> Starlette:
     own_engine = engine is None
     engine = engine or create_engine(settings)
+    session_factory = create_session_factory(engine)
     graphql = RoundtableGraphQL(
         settings=settings,
-        session_factory=create_session_factory(engine),
+        session_factory=session_factory,
         on_outbox_written=on_outbox_written,
         clock=clock,
+        rate_limiter=rate_limiter or RateLimiter(settings),
     )
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        redact_access_log()  # after the server configured its logging
         async with contextlib.AsyncExitStack() as stack:
             for hook in lifespan_hooks or []:
                 await stack.enter_async_context(hook())
@@ -119,12 +170,12 @@ def create_app(
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/health", health),
             Route(
+                "/oauth/{provider}/start",
+                oauth_start(settings=settings, session_factory=session_factory),
+            ),
+            Route(
                 "/oauth/{provider}/callback",
-                oauth_callback(
-                    settings=settings,
-                    session_factory=create_session_factory(engine),
-                    clock=clock,
-                ),
+                oauth_callback(settings=settings, session_factory=session_factory, clock=clock),
             ),
         ],
         lifespan=lifespan,

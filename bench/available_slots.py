@@ -135,7 +135,7 @@ async def seed(settings: Settings) -> tuple[str, str]:
                         ends_at=start + timedelta(minutes=30),
                     )
                 )
-        token = await issue_token(session=session, user=candidate)
+        token = (await issue_token(session=session, user=candidate)).token
         await session.commit()
     await engine.dispose()
     return str(interview.id), token

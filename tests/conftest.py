@@ -40,7 +40,14 @@ class Clock:
 
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {"secret_key": SECRET, "graphiql": False, **overrides}
+    # Rate limits are off here so suites that send many requests with one token are not
+    # throttled; tests/test_rate_limits.py turns them on (and runs a whole flow with them).
+    values: dict[str, Any] = {
+        "secret_key": SECRET,
+        "graphiql": False,
+        "rate_limits": False,
+        **overrides,
+    }
     return Settings(database_url=database_url, **values)
 
 

@@ -88,8 +88,8 @@ async def make_world(session: AsyncSession) -> World:
     tokens: dict[str, str] = {}
     for side in (a, b):
         for user in (side.member, side.colleague, side.manager, side.candidate):
-            tokens[str(user.id)] = await issue_token(session=session, user=user)
-    tokens[str(admin.id)] = await issue_token(session=session, user=admin)
+            tokens[str(user.id)] = (await issue_token(session=session, user=user)).token
+    tokens[str(admin.id)] = (await issue_token(session=session, user=admin)).token
     await session.commit()
     return World(a, b, admin, tokens)
 

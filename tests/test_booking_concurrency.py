@@ -113,7 +113,7 @@ async def test_concurrent_bookings_have_one_winner_per_conflict(
                 ),
                 now=now,
             )
-            token = await issue_token(session=session, user=candidate)
+            token = (await issue_token(session=session, user=candidate)).token
             bookings.append((slot, str(interview.id), start.isoformat(), token))
     await session.commit()
 

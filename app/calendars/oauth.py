@@ -1,38 +1,45 @@
-"""Connecting a calendar: the provider's consent page and the callback that stores tokens.
+"""Connecting a calendar: the signed links and states of the OAuth flow.
 
-The `state` parameter is signed with the secret key, names the user who asked and the
-provider, and expires: the callback, which arrives without our bearer token, trusts
-nothing else. The provider's consent page keeps it unchanged.
+The flow has three legs, each bound to what the previous one proved:
+
+1. `connectCalendar` (bearer token) answers a Roundtable start link carrying a signed
+   *ticket*: the user, the provider, a nonce. It works once, for a few minutes.
+2. The start link, opened in the user's browser, sets an HttpOnly cookie with a random
+   browser secret and redirects to the provider with a signed `state` that carries the
+   user and the secret's hash.
+3. The provider sends the browser back to our callback. The state must be genuine, fresh,
+   not used before, and match the cookie: a browser that did not open the start link (an
+   attacker's victim sent a provider link) cannot complete the flow.
+
+Used tickets and states are recorded until they expire (`oauth_consumed_nonces`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import html
-import logging
+import hashlib
+import hmac
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
-from urllib.parse import urlencode
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.calendars.base import CalendarError, TokenHolder
-from app.calendars.connections import client_for_tokens, provider_configured, save_connection
-from app.calendars.tokens import OAuthClient, TokenEndpointError
+from app.calendars.tokens import OAuthClient
 from app.config import Settings
-from app.models import CalendarProvider, User
-from app.models.base import utcnow
+from app.db import begin_write
+from app.models import CalendarProvider, ConsumedOAuthNonce
 
-logger = logging.getLogger(__name__)
-
-STATE_SALT = "roundtable.calendar-oauth.v1"
+TICKET_SALT = "roundtable.calendar-oauth-ticket.v1"
+STATE_SALT = "roundtable.calendar-oauth.v2"
+TICKET_MAX_AGE_SECONDS = 10 * 60
 STATE_MAX_AGE_SECONDS = 15 * 60
+COOKIE_PREFIX = "roundtable_oauth_"
 
 GOOGLE_SCOPES = (
     "openid",
@@ -53,47 +60,153 @@ class OAuthStateError(Exception):
 
 
 @dataclass(frozen=True)
+class Ticket:
+    user_id: uuid.UUID
+    provider: CalendarProvider
+    nonce: str
+    login_hint: str | None
+
+
+@dataclass(frozen=True)
 class OAuthState:
     user_id: uuid.UUID
     provider: CalendarProvider
+    nonce: str
+    browser_hash: str
 
 
-def _serializer(settings: Settings) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(settings.secret_key, salt=STATE_SALT)
+def _serializer(settings: Settings, salt: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(settings.secret_key, salt=salt)
 
 
-def sign_state(settings: Settings, *, user_id: uuid.UUID, provider: CalendarProvider) -> str:
-    # The nonce makes every URL distinct, so one leaked state says nothing about the next.
-    payload = {"u": str(user_id), "p": provider.value, "n": secrets.token_urlsafe(8)}
-    return _serializer(settings).dumps(payload)
-
-
-def read_state(settings: Settings, state: str, *, provider: CalendarProvider) -> OAuthState:
+def _load(
+    settings: Settings, salt: str, value: str, max_age: int, provider: CalendarProvider
+) -> dict[str, Any]:
     try:
-        payload = _serializer(settings).loads(state, max_age=STATE_MAX_AGE_SECONDS)
+        payload = _serializer(settings, salt).loads(value, max_age=max_age)
     except BadSignature as exc:  # also SignatureExpired
         raise OAuthStateError("the connection link is invalid or has expired") from exc
     if not isinstance(payload, dict) or payload.get("p") != provider.value:
         raise OAuthStateError("the connection link was made for another provider")
+    if not isinstance(payload.get("n"), str):
+        raise OAuthStateError("the connection link is invalid")
+    return payload
+
+
+def _user_id(payload: dict[str, Any]) -> uuid.UUID:
     try:
-        user_id = uuid.UUID(str(payload.get("u")))
+        return uuid.UUID(str(payload.get("u")))
     except ValueError as exc:
         raise OAuthStateError("the connection link is invalid") from exc
-    return OAuthState(user_id=user_id, provider=provider)
 
 
-def redirect_uri(settings: Settings, provider: CalendarProvider) -> str:
-    return f"{settings.public_url}/oauth/{provider.value.lower()}/callback"
+def _nonce() -> str:
+    return secrets.token_urlsafe(16)
 
 
-def authorization_url(
+def browser_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def start_url(
     settings: Settings,
     *,
     user_id: uuid.UUID,
     provider: CalendarProvider,
     login_hint: str | None = None,
 ) -> str:
-    state = sign_state(settings, user_id=user_id, provider=provider)
+    """The link connectCalendar answers: our start endpoint with a single-use ticket."""
+    payload = {"u": str(user_id), "p": provider.value, "n": _nonce(), "h": login_hint}
+    ticket = _serializer(settings, TICKET_SALT).dumps(payload)
+    query = urlencode({"ticket": ticket})
+    return f"{settings.public_url}/oauth/{provider.value.lower()}/start?{query}"
+
+
+def read_ticket(settings: Settings, ticket: str, *, provider: CalendarProvider) -> Ticket:
+    payload = _load(settings, TICKET_SALT, ticket, TICKET_MAX_AGE_SECONDS, provider)
+    hint = payload.get("h")
+    return Ticket(
+        user_id=_user_id(payload),
+        provider=provider,
+        nonce=payload["n"],
+        login_hint=hint if isinstance(hint, str) else None,
+    )
+
+
+def sign_state(
+    settings: Settings, *, user_id: uuid.UUID, provider: CalendarProvider, browser_secret: str
+) -> str:
+    payload = {
+        "u": str(user_id),
+        "p": provider.value,
+        "n": _nonce(),
+        "b": browser_hash(browser_secret),
+    }
+    return _serializer(settings, STATE_SALT).dumps(payload)
+
+
+def read_state(
+    settings: Settings, state: str, *, provider: CalendarProvider, browser_secret: str | None
+) -> OAuthState:
+    """The state's user, if it is genuine, fresh, and this browser started the flow."""
+    payload = _load(settings, STATE_SALT, state, STATE_MAX_AGE_SECONDS, provider)
+    expected = payload.get("b")
+    if (
+        not browser_secret
+        or not isinstance(expected, str)
+        or not hmac.compare_digest(expected, browser_hash(browser_secret))
+    ):
+        raise OAuthStateError(
+            "this connection was started in another browser; start again from Roundtable"
+        )
+    return OAuthState(
+        user_id=_user_id(payload), provider=provider, nonce=payload["n"], browser_hash=expected
+    )
+
+
+async def consume_nonce(
+    *, session: AsyncSession, nonce: str, now: datetime, lifetime_seconds: int
+) -> bool:
+    """Record a ticket's or state's nonce as used, in its own short write transaction.
+
+    False when it was used before. Records outlive the signature's max age, so a replay is
+    refused by the record or by the signature. `now` is the real time: the signatures'
+    ages are checked against it.
+    """
+    await begin_write(session)
+    await session.execute(delete(ConsumedOAuthNonce).where(ConsumedOAuthNonce.expires_at < now))
+    session.add(
+        ConsumedOAuthNonce(nonce=nonce, expires_at=now + timedelta(seconds=lifetime_seconds))
+    )
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        return False
+    return True
+
+
+def cookie_name(provider: CalendarProvider) -> str:
+    return COOKIE_PREFIX + provider.value.lower()
+
+
+def redirect_uri(settings: Settings, provider: CalendarProvider) -> str:
+    return f"{settings.public_url}/oauth/{provider.value.lower()}/callback"
+
+
+def callback_path(settings: Settings, provider: CalendarProvider) -> str:
+    """The cookie's path: only the callback (behind any path prefix of PUBLIC_URL) gets it."""
+    return urlsplit(redirect_uri(settings, provider)).path
+
+
+def authorization_url(
+    settings: Settings,
+    *,
+    state: str,
+    provider: CalendarProvider,
+    login_hint: str | None = None,
+) -> str:
+    """The provider's consent page."""
     common = {
         "response_type": "code",
         "redirect_uri": redirect_uri(settings, provider),
@@ -139,108 +252,3 @@ def oauth_client(settings: Settings, provider: CalendarProvider) -> OAuthClient:
         token_url=settings.microsoft_token_url,
         timeout=settings.calendar_timeout_seconds,
     )
-
-
-class CallbackFailed(Exception):
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-async def complete_connection(
-    *,
-    session: AsyncSession,
-    settings: Settings,
-    provider: CalendarProvider,
-    code: str,
-    state: str,
-    now: datetime,
-) -> tuple[User, str]:
-    """Check the state, exchange the code, read the account, store it. Does not commit."""
-    try:
-        bound = read_state(settings, state, provider=provider)
-    except OAuthStateError as exc:
-        raise CallbackFailed(str(exc)) from exc
-    user = await session.get(User, bound.user_id)
-    if user is None:
-        raise CallbackFailed("the connection link is invalid")
-    try:
-        tokens = await asyncio.to_thread(
-            oauth_client(settings, provider).exchange_code,
-            code=code,
-            redirect_uri=redirect_uri(settings, provider),
-            # Token lifetimes run on the provider's (real) clock, not the app's.
-            now=utcnow(),
-        )
-    except TokenEndpointError as exc:
-        logger.info("OAuth code exchange failed for %s: %s", provider, exc)
-        raise CallbackFailed(
-            "the provider did not accept the authorization; please try again", status=502
-        ) from exc
-    if not tokens.refresh_token:
-        raise CallbackFailed("the provider gave no refresh token; please connect again")
-    holder = TokenHolder(tokens)
-    try:
-        async with client_for_tokens(settings, provider, holder) as client:
-            account = await client.account()
-    except CalendarError as exc:
-        logger.info("reading the %s account failed: %s", provider, exc)
-        raise CallbackFailed("the calendar could not be read; please try again", 502) from exc
-    connection = await save_connection(
-        session=session,
-        settings=settings,
-        user_id=user.id,
-        provider=provider,
-        account=account,
-        tokens=holder.tokens,
-        now=now,
-    )
-    return user, connection.account_email
-
-
-def oauth_callback(
-    *,
-    settings: Settings,
-    session_factory: async_sessionmaker[AsyncSession],
-    clock: Callable[[], datetime],
-) -> Callable[[Request], Awaitable[Response]]:
-    """The Starlette endpoint for /oauth/{provider}/callback."""
-
-    async def endpoint(request: Request) -> Response:
-        try:
-            provider = CalendarProvider(str(request.path_params["provider"]).upper())
-        except ValueError:
-            return _page("Unknown calendar provider.", status=404)
-        if not provider_configured(settings, provider):
-            return _page(f"{PROVIDER_NAMES[provider]} is not configured.", status=404)
-        query = request.query_params
-        if query.get("error"):
-            return _page(f"The calendar was not connected ({query['error']}).", status=400)
-        code, state = query.get("code"), query.get("state")
-        if not code or not state:
-            return _page("The provider's answer lacks the code or the state.", status=400)
-        async with session_factory() as session:
-            try:
-                _, email = await complete_connection(
-                    session=session,
-                    settings=settings,
-                    provider=provider,
-                    code=code,
-                    state=state,
-                    now=clock(),
-                )
-                await session.commit()
-            except CallbackFailed as exc:
-                await session.rollback()
-                return _page(f"The calendar was not connected: {exc}", status=exc.status)
-        return _page(f"{PROVIDER_NAMES[provider]} {email} is connected. You can close this page.")
-
-    return endpoint
-
-
-def _page(message: str, status: int = 200) -> HTMLResponse:
-    body = (
-        "<!doctype html><meta charset=utf-8><title>Roundtable calendar</title>"
-        f"<p>{html.escape(message)}</p>"
-    )
-    return HTMLResponse(body, status_code=status)

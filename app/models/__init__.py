@@ -7,6 +7,7 @@ from app.models.calendars import (
     CalendarEventState,
     CalendarProvider,
     ConnectionState,
+    ConsumedOAuthNonce,
 )
 from app.models.hiring import Project, Proposal, ProposalStatus
 from app.models.interviews import (
@@ -30,6 +31,7 @@ __all__ = [
     "CalendarEventState",
     "CalendarProvider",
     "ConnectionState",
+    "ConsumedOAuthNonce",
     "Interview",
     "InterviewStatus",
     "Notification",

@@ -88,3 +88,12 @@ class CalendarEvent(IdMixin, CreatedAtMixin, Base):
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     synced_at: Mapped[datetime | None] = mapped_column(default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ConsumedOAuthNonce(Base):
+    """A connection link or OAuth `state` already used: each works once (until it expires)."""
+
+    __tablename__ = "oauth_consumed_nonces"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -44,4 +44,7 @@ class ApiToken(IdMixin, CreatedAtMixin, Base):
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
     # SHA-256 of the token: the token itself is shown once and never stored.
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime]
+    # Written at most once a minute, so authenticating stays one statement (SPEC section 5).
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -18,7 +18,8 @@ from app.schema.errors import UserInputError
 from app.schema.interviews import InterviewMutation, InterviewQuery
 from app.schema.notifications import NotificationMutation, NotificationQuery
 from app.schema.outbox import OutboxMutation, OutboxQuery
-from app.schema.people import AdminMutation, PeopleQuery
+from app.schema.people import AdminMutation, ApiTokenMutation, PeopleQuery
+from app.schema.ratelimits import MutationRateLimit
 
 
 @strawberry.type
@@ -28,7 +29,12 @@ class Query(PeopleQuery, InterviewQuery, NotificationQuery, CalendarQuery, Outbo
 
 @strawberry.type
 class Mutation(
-    InterviewMutation, NotificationMutation, AdminMutation, CalendarMutation, OutboxMutation
+    InterviewMutation,
+    NotificationMutation,
+    AdminMutation,
+    ApiTokenMutation,
+    CalendarMutation,
+    OutboxMutation,
 ):
     pass
 
@@ -55,6 +61,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
             lambda: MaxAliasesLimiter(max_alias_count=settings.max_query_aliases),
             lambda: MaskErrors(should_mask_error=should_mask),
+            MutationRateLimit,
         ],
     )
 

@@ -50,7 +50,11 @@ class CalendarConnection:
 @strawberry.type
 class ConnectCalendarPayload:
     authorization_url: str | None = strawberry.field(
-        default=None, description="Send the user here; the provider returns to our callback."
+        default=None,
+        description=(
+            "Open this in the user's browser, once, within 10 minutes: it leads to the "
+            "provider's consent page, which returns to our callback."
+        ),
     )
     errors: list[UserError] = strawberry.field(default_factory=list)
 
@@ -95,7 +99,8 @@ class CalendarMutation:
                 ]
             )
         viewer = ctx.require_viewer()
-        url = oauth.authorization_url(
+        # Our start link, not the provider's: opening it binds the flow to the browser.
+        url = oauth.start_url(
             ctx.settings, user_id=viewer.id, provider=chosen, login_hint=viewer.user.email
         )
         return ConnectCalendarPayload(authorization_url=url)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from app.db import begin_write
 from app.errors import FieldError, ServiceError
 from app.models import utcnow
 from app.notifications.service import OUTBOX_WRITTEN
+from app.ratelimit import RateLimiter
 from app.schema.loaders import Loaders
 
 logger = logging.getLogger(__name__)
@@ -44,6 +46,9 @@ class Context:
     db_lock: asyncio.Lock
     on_outbox_written: Callable[[], None] | None = None
     clock: Callable[[], datetime] = field(default=utcnow)
+    rate_limiter: RateLimiter | None = None
+    token_id: uuid.UUID | None = None  # the API token the viewer authenticated with
+    response: Any = None  # Strawberry's sub-response: status and headers of the answer
 
     def require_viewer(self) -> Viewer:
         # The IsAuthenticated permission on every root field guarantees this.

@@ -14,6 +14,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from strawberry.dataloader import DataLoader
 
 from app.models import (
+    ApiToken,
     AvailabilityWindow,
     Interview,
     Participant,
@@ -82,4 +83,7 @@ class Loaders:
         )
         self.participants_by_interview = _by_parent(
             session, lock, Participant, Participant.interview_id, Participant.email
+        )
+        self.api_tokens_by_user = _by_parent(
+            session, lock, ApiToken, ApiToken.user_id, ApiToken.created_at.desc(), ApiToken.id
         )

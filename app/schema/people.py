@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import strawberry
@@ -14,7 +15,7 @@ from app.schema.context import Info
 from app.schema.errors import UserError, forbidden, user_errors
 from app.schema.ids import parse_id
 from app.schema.permissions import IsAuthenticated
-from app.schema.types import Organization, Project, Proposal, Role, User
+from app.schema.types import ApiToken, Organization, Project, Proposal, Role, User
 
 T = TypeVar("T")
 
@@ -72,7 +73,18 @@ class ProposalPayload:
 
 @strawberry.type
 class ApiTokenPayload:
-    token: str | None = strawberry.field(default=None, description="Shown once; store it now.")
+    token: str | None = strawberry.field(
+        default=None, description="The secret, on issue only: shown once; store it now."
+    )
+    api_token: ApiToken | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class RevokeApiTokensPayload:
+    revoked_count: int = strawberry.field(
+        default=0, description="Live tokens revoked now (already revoked or expired ones not)."
+    )
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
@@ -151,11 +163,71 @@ class AdminMutation:
             proposal=Proposal(model=proposal) if proposal else None, errors=errors
         )
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description=(
+            "Admin only. The user's other tokens stay valid (one per integration); to "
+            "rotate, send revokeAllApiTokens then issueApiToken in one mutation operation "
+            "(root mutation fields run in order). Tokens expire after "
+            "ROUNDTABLE_API_TOKEN_LIFETIME_DAYS."
+        ),
+    )
     async def issue_api_token(self, info: Info, user_id: strawberry.ID) -> ApiTokenPayload:
-        async def work(session: AsyncSession) -> str:
-            user = await service.get_user(session=session, user_id=parse_id(user_id, "userId"))
-            return await tokens.issue_token(session=session, user=user)
+        ctx = info.context
 
-        token, errors = await _as_admin(info, work)
-        return ApiTokenPayload(token=token, errors=errors)
+        async def work(session: AsyncSession) -> tokens.IssuedToken:
+            user = await service.get_user(session=session, user_id=parse_id(user_id, "userId"))
+            return await tokens.issue_token(
+                session=session,
+                user=user,
+                lifetime=timedelta(days=ctx.settings.api_token_lifetime_days),
+                now=ctx.clock(),
+            )
+
+        issued, errors = await _as_admin(info, work)
+        if issued is None:
+            return ApiTokenPayload(errors=errors)
+        return ApiTokenPayload(token=issued.token, api_token=ApiToken.of(issued.row))
+
+
+@strawberry.type
+class ApiTokenMutation:
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="Your own token, or anyone's for an admin; revoking twice is harmless.",
+    )
+    async def revoke_api_token(self, info: Info, id: strawberry.ID) -> ApiTokenPayload:
+        ctx = info.context
+
+        async def work(session: AsyncSession) -> Any:
+            return await tokens.revoke(
+                session=session,
+                viewer=ctx.require_viewer(),
+                token_id=parse_id(id, "id", "API token"),
+                now=ctx.clock(),
+            )
+
+        row, errors = await ctx.unit_of_work(work)
+        return ApiTokenPayload(
+            api_token=ApiToken.of(row) if row else None, errors=user_errors(errors)
+        )
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="Every live token of a user: yourself, or anyone for an admin.",
+    )
+    async def revoke_all_api_tokens(
+        self, info: Info, user_id: strawberry.ID
+    ) -> RevokeApiTokensPayload:
+        ctx = info.context
+
+        async def work(session: AsyncSession) -> int:
+            return await tokens.revoke_all_of(
+                session=session,
+                viewer=ctx.require_viewer(),
+                user_id=parse_id(user_id, "userId"),
+                now=ctx.clock(),
+            )
+
+        count, errors = await ctx.unit_of_work(work)
+        return RevokeApiTokensPayload(revoked_count=count or 0, errors=user_errors(errors))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Generic, TypeVar
 
@@ -39,6 +40,25 @@ class Organization:
         return cls(id=strawberry.ID(str(model.id)), name=model.name)
 
 
+@strawberry.type(description="An API token, without its secret (shown once, at issue).")
+class ApiToken:
+    id: strawberry.ID
+    created_at: datetime
+    expires_at: datetime
+    last_used_at: datetime | None = strawberry.field(description="Recorded at most once a minute.")
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, model: models.ApiToken) -> ApiToken:
+        return cls(
+            id=strawberry.ID(str(model.id)),
+            created_at=model.created_at,
+            expires_at=model.expires_at,
+            last_used_at=model.last_used_at,
+            revoked_at=model.revoked_at,
+        )
+
+
 @strawberry.type
 class User:
     id: strawberry.ID
@@ -53,6 +73,14 @@ class User:
         if str(info.context.require_viewer().id) != self.id:
             return None
         return await own_connections(info)
+
+    @strawberry.field(description="Newest first; null unless this is you or you are an admin.")
+    async def api_tokens(self, info: Info) -> list[ApiToken] | None:
+        viewer = info.context.require_viewer()
+        if not viewer.is_admin and str(viewer.id) != self.id:
+            return None
+        rows = await info.context.loaders.api_tokens_by_user.load(uuid.UUID(self.id))
+        return [ApiToken.of(row) for row in rows]
 
     @classmethod
     def of(cls, model: models.User) -> User:

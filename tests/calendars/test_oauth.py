@@ -37,14 +37,29 @@ def fake_of(fakes: Fakes, provider: CalendarProvider) -> Any:
     return fakes.google if provider is CalendarProvider.GOOGLE else fakes.microsoft
 
 
-async def start_connect(
-    gql: GraphQLClient, token: str, provider: CalendarProvider
-) -> dict[str, str]:
+async def connect_link(gql: GraphQLClient, token: str, provider: CalendarProvider) -> str:
+    """connectCalendar's answer: our start link, as a path to open in a browser."""
     body = await gql(CONNECT, {"provider": provider.value}, token=token)
     payload = body["data"]["connectCalendar"]
     assert payload["errors"] == []
-    query = parse_qs(urlsplit(payload["authorizationUrl"]).query)
+    url = urlsplit(payload["authorizationUrl"])
+    assert url.path == f"/oauth/{provider.value.lower()}/start"
+    return f"{url.path}?{url.query}"
+
+
+async def open_link(browser: httpx.AsyncClient, link: str) -> dict[str, str]:
+    """The browser opens the start link; the query of the provider page it is sent to."""
+    response = await browser.get(link)
+    assert response.status_code == 303, response.text
+    query = parse_qs(urlsplit(response.headers["location"]).query)
     return {k: v[0] for k, v in query.items()}
+
+
+async def start_connect(
+    gql: GraphQLClient, token: str, provider: CalendarProvider
+) -> dict[str, str]:
+    """connectCalendar, then the start link opened in the test client's browser."""
+    return await open_link(gql.http, await connect_link(gql, token, provider))
 
 
 async def consent(
