@@ -144,6 +144,14 @@ async def client(
 class GraphQLClient:
     http: httpx.AsyncClient
 
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def on(cls, app: Any) -> AsyncIterator[GraphQLClient]:
+        """A client on another app than the `client` fixture's (other settings)."""
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://roundtable.test") as http:
+            yield cls(http)
+
     async def __call__(
         self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None
     ) -> dict[str, Any]:
