@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from app.calendars import oauth_routes
 from app.calendars.connections import token_cipher
 from app.config import Settings
+from app.logredact import redact_access_log
 from app.main import create_app
-from app.models import CalendarConnection, CalendarProvider
+from app.models import CalendarConnection, CalendarProvider, User
 from tests.calendars.conftest import Fakes
 from tests.conftest import Clock, GraphQLClient
 from tests.factories import make_world
@@ -253,3 +256,162 @@ async def test_a_provider_without_credentials_cannot_be_connected(
         ],
     }
     assert callback.status_code == 404
+
+
+async def test_a_second_browser_cannot_complete_the_first_browsers_flow(
+    session: AsyncSession,
+    gql: GraphQLClient,
+    engine: AsyncEngine,
+    settings: Settings,
+    clock: Clock,
+    fakes: Fakes,
+) -> None:
+    """The attack of issue 10: the attacker starts a flow and sends the provider link to a
+    victim, whose consent would store the victim's calendar on the attacker's user."""
+    world = await make_world(session)
+    attacker = world.a.member
+    params = await start_connect(gql, world.token(attacker), CalendarProvider.GOOGLE)
+
+    async with GraphQLClient.on(create_app(settings, engine=engine, clock=clock)) as victim:
+        response = await consent(
+            victim.http, fakes, CalendarProvider.GOOGLE, params, "victim@example.com"
+        )
+
+    assert response.status_code == 400
+    assert "started in another browser" in response.text
+    assert await session.scalar(select(CalendarConnection)) is None
+    assert fakes.google.oauth.token_requests == []  # the victim's code was never exchanged
+    # The browser that started the flow can still finish it.
+    own = await consent(gql.http, fakes, CalendarProvider.GOOGLE, params, "attacker@example.com")
+    assert own.status_code == 200, own.text
+
+
+async def test_a_replayed_state_is_refused(
+    session: AsyncSession, gql: GraphQLClient, client: httpx.AsyncClient, fakes: Fakes
+) -> None:
+    world = await make_world(session)
+    params = await start_connect(gql, world.token(world.a.member), CalendarProvider.MICROSOFT)
+    first = await consent(client, fakes, CalendarProvider.MICROSOFT, params, "first@example.com")
+    assert first.status_code == 200, first.text
+    exchanges = len(fakes.microsoft.oauth.token_requests)
+
+    client.cookies.set(
+        "roundtable_oauth_microsoft", "any", domain="roundtable.test", path="/oauth"
+    )  # the cookie was cleared: even a forged one does not help
+    replay = await consent(client, fakes, CalendarProvider.MICROSOFT, params, "second@example.com")
+
+    assert replay.status_code == 400
+    assert len(fakes.microsoft.oauth.token_requests) == exchanges
+    rows = (await session.scalars(select(CalendarConnection.account_email))).all()
+    assert rows == ["first@example.com"]
+
+
+async def test_a_replayed_state_with_the_original_cookie_is_refused(
+    session: AsyncSession, gql: GraphQLClient, client: httpx.AsyncClient, fakes: Fakes
+) -> None:
+    world = await make_world(session)
+    link = await connect_link(gql, world.token(world.a.member), CalendarProvider.GOOGLE)
+    response = await client.get(link)
+    secret = response.cookies["roundtable_oauth_google"]
+    params = {k: v[0] for k, v in parse_qs(urlsplit(response.headers["location"]).query).items()}
+    assert (await consent(client, fakes, CalendarProvider.GOOGLE, params, "a@x.com")).status_code == 200
+
+    client.cookies.set("roundtable_oauth_google", secret, domain="roundtable.test")
+    replay = await consent(client, fakes, CalendarProvider.GOOGLE, params, "b@x.com")
+
+    assert replay.status_code == 400
+    assert "already used" in replay.text
+
+
+async def test_a_start_link_works_once(
+    session: AsyncSession, gql: GraphQLClient, client: httpx.AsyncClient, fakes: Fakes
+) -> None:
+    world = await make_world(session)
+    link = await connect_link(gql, world.token(world.a.member), CalendarProvider.GOOGLE)
+
+    first = await client.get(link)
+    second = await client.get(link)
+
+    assert first.status_code == 303
+    assert second.status_code == 400
+    assert "already used" in second.text
+
+
+async def test_the_browser_cookie_is_http_only_and_sent_only_to_the_callback(
+    session: AsyncSession, gql: GraphQLClient, client: httpx.AsyncClient, fakes: Fakes
+) -> None:
+    world = await make_world(session)
+    link = await connect_link(gql, world.token(world.a.member), CalendarProvider.GOOGLE)
+
+    response = await client.get(link)
+
+    cookie = response.headers["set-cookie"].lower()
+    assert cookie.startswith("roundtable_oauth_google=")
+    assert "httponly" in cookie and "samesite=lax" in cookie
+    assert "path=/oauth/google/callback" in cookie
+    assert response.headers["referrer-policy"] == "no-referrer"
+
+
+async def test_a_tampered_start_link_is_refused(
+    session: AsyncSession, gql: GraphQLClient, client: httpx.AsyncClient, fakes: Fakes
+) -> None:
+    world = await make_world(session)
+    link = await connect_link(gql, world.token(world.a.member), CalendarProvider.GOOGLE)
+
+    tampered = await client.get(link[:-3] + ("xyz" if not link.endswith("xyz") else "abc"))
+    other_provider = await client.get(link.replace("/google/", "/microsoft/"))
+
+    assert tampered.status_code == 400 and "set-cookie" not in tampered.headers
+    assert other_provider.status_code == 400
+
+
+async def test_the_callback_does_not_hold_a_transaction_across_the_provider_call(
+    session: AsyncSession,
+    gql: GraphQLClient,
+    client: httpx.AsyncClient,
+    fakes: Fakes,
+    engine: AsyncEngine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While the provider answers, the worker commits a write. On SQLite a read
+    transaction kept open across the call made the callback's own write fail with
+    "database is locked"."""
+    world = await make_world(session)
+    member = world.a.member
+    params = await start_connect(gql, world.token(member), CalendarProvider.GOOGLE)
+    original = oauth_routes.fetch_account
+
+    async def worker_writes_meanwhile(*args: Any) -> Any:
+        result = await original(*args)
+        async with engine.begin() as conn:
+            await conn.execute(update(User).where(User.id == member.id).values(name="Renamed"))
+        return result
+
+    monkeypatch.setattr(oauth_routes, "fetch_account", worker_writes_meanwhile)
+
+    response = await consent(client, fakes, CalendarProvider.GOOGLE, params, "m@example.com")
+
+    assert response.status_code == 200, response.text
+    assert await session.scalar(select(CalendarConnection.account_email)) == "m@example.com"
+
+
+def test_codes_states_and_tickets_are_kept_out_of_the_access_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    redact_access_log()
+    with caplog.at_level(logging.INFO, logger="uvicorn.access"):
+        logging.getLogger("uvicorn.access").info(
+            '%s - "%s %s HTTP/%s" %d',
+            "127.0.0.1:5000",
+            "GET",
+            "/oauth/google/callback?state=SECRET-STATE&code=SECRET-CODE&scope=email",
+            "1.1",
+            200,
+        )
+        logging.getLogger("uvicorn.access").info(
+            '%s - "%s %s HTTP/%s" %d', "x", "GET", "/oauth/google/start?ticket=SECRET-T", "1.1", 303
+        )
+
+    assert "SECRET" not in caplog.text
+    assert "state=[redacted]&code=[redacted]&scope=email" in caplog.text
+    assert "ticket=[redacted]" in caplog.text
