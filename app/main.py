@@ -147,18 +147,20 @@ def create_app(
     own_engine = engine is None
     engine = engine or create_engine(settings)
     session_factory = create_session_factory(engine)
+    limiter = rate_limiter or RateLimiter(settings)
     graphql = RoundtableGraphQL(
         settings=settings,
         session_factory=session_factory,
         on_outbox_written=on_outbox_written,
         clock=clock,
-        rate_limiter=rate_limiter or RateLimiter(settings),
+        rate_limiter=limiter,
     )
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         redact_access_log()  # after the server configured its logging
         async with contextlib.AsyncExitStack() as stack:
+            stack.push_async_callback(limiter.aclose)
             for hook in lifespan_hooks or []:
                 await stack.enter_async_context(hook())
             yield

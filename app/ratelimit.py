@@ -14,6 +14,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from limits import RateLimitItem, parse
@@ -75,9 +76,15 @@ class RateLimiter:
             Rule.OAUTH_STARTS: parse(settings.rate_limit_oauth_starts),
         }
         self.shared = urlsplit(settings.rate_limit_store).scheme != "memory"
-        self._strategy = (
-            FixedWindowRateLimiter(_storage(settings, key_prefix)) if self.enabled else None
-        )
+        self._storage = _storage(settings, key_prefix) if self.enabled else None
+        self._strategy = FixedWindowRateLimiter(self._storage) if self._storage else None
+
+    async def aclose(self) -> None:
+        """Close the Redis connections, if any (at the app's shutdown)."""
+        # limits keeps the redis-py client on its bridge and offers no close of its own.
+        client: Any = getattr(getattr(self._storage, "bridge", None), "storage", None)
+        if client is not None and hasattr(client, "aclose"):
+            await client.aclose()
 
     async def hit(self, rule: Rule, key: str, *, cost: int = 1) -> Refusal | None:
         """Count `cost` against the limit; a Refusal when that goes past it."""
