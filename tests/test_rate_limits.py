@@ -60,7 +60,11 @@ async def app_client(
 
 
 async def post(
-    http: httpx.AsyncClient, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None
+    http: httpx.AsyncClient,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    *,
+    token: str | None = None,
 ) -> httpx.Response:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return await http.post(
@@ -156,7 +160,9 @@ async def test_every_root_mutation_field_counts(
 async def test_oauth_starts_per_user_at_and_past_the_limit(
     engine: AsyncEngine, database_url: str, clock: Clock, world: World
 ) -> None:
-    connect = """mutation { connectCalendar(provider: GOOGLE) { authorizationUrl errors { code } } }"""
+    connect = (
+        """mutation { connectCalendar(provider: GOOGLE) { authorizationUrl errors { code } } }"""
+    )
     providers = {"google_client_id": "id", "google_client_secret": "secret"}
     async with app_client(
         engine, database_url, clock, rate_limit_mutations="100/minute", **providers
@@ -194,7 +200,13 @@ async def test_a_whole_booking_flow_with_the_default_limits_on(
         interview = requested["data"]["requestInterview"]["interview"]
         booked = await gql(
             BOOK,
-            {"input": {"interviewId": interview["id"], "start": interview["windows"][0]["start"], "timeZone": "UTC"}},
+            {
+                "input": {
+                    "interviewId": interview["id"],
+                    "start": interview["windows"][0]["start"],
+                    "timeZone": "UTC",
+                }
+            },
             token=candidate,
         )
         cancelled = await gql(
@@ -220,7 +232,10 @@ async def test_two_apps_on_one_redis_share_the_limit(
         two = await stack.enter_async_context(GraphQLClient.on(apps[1]))
         variables = {"id": str(world.a.member.id)}
         token = world.token(world.admin)
-        answers = [await post(http, ISSUE, variables, token=token) for http in (one.http, two.http, one.http)]
+        answers = [
+            await post(http, ISSUE, variables, token=token)
+            for http in (one.http, two.http, one.http)
+        ]
         past = await post(two.http, ISSUE, variables, token=token)
 
     assert [r.status_code for r in answers] == [200] * 3

@@ -114,7 +114,9 @@ async def test_another_users_token_is_not_found_and_stays_valid(
     }[who]
 
     body = await gql(REVOKE, {"id": token_id}, token=world.token(caller))
-    unknown = await gql(REVOKE, {"id": "00000000-0000-0000-0000-000000000000"}, token=world.token(caller))
+    unknown = await gql(
+        REVOKE, {"id": "00000000-0000-0000-0000-000000000000"}, token=world.token(caller)
+    )
 
     error = {"code": "NOT_FOUND", "field": "id", "message": "API token not found"}
     assert body["data"]["revokeApiToken"] == {"token": None, "apiToken": None, "errors": [error]}
