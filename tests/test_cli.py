@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -63,6 +64,9 @@ def test_serve_on_a_fresh_folder_prints_tokens_that_work(tmp_path: Path) -> None
         )
         assert graphiql.status_code == 200
         assert (tmp_path / "var" / "roundtable.db").exists()
+        # Kept beside secret.key, so the next start prints these same tokens.
+        kept = json.loads((tmp_path / "var" / "demo-tokens.json").read_text())
+        assert set(kept["tokens"].values()) == set(tokens.values())
     finally:
         proc.terminate()
         proc.wait(timeout=15)
