@@ -85,6 +85,11 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 def cmd_api(args: argparse.Namespace) -> None:
     settings = configure(load_settings())
+    if settings.rate_limits and settings.rate_limit_store.startswith("memory"):
+        logging.getLogger("app.cli").warning(
+            "rate limits are counted in this process's memory; with several API processes "
+            "set ROUNDTABLE_RATE_LIMIT_STORAGE_URL (or a redis:// broker) so they share them"
+        )
     _run_uvicorn(settings, args, embedded=False)
 
 
