@@ -20,6 +20,11 @@ from app.config import SettingsError, async_database_url, load_settings
         ("ROUNDTABLE_CONFERENCE_URL_TEMPLATE", "https://meet.example.com/static"),
         ("ROUNDTABLE_WORKER_MAX_ATTEMPTS", "0"),
         ("ROUNDTABLE_WORKER_LEASE_SECONDS", "soon"),
+        ("ROUNDTABLE_RATE_LIMITS", "sometimes"),
+        ("ROUNDTABLE_RATE_LIMIT_MUTATIONS", "lots"),
+        ("ROUNDTABLE_RATE_LIMIT_FAILED_AUTH", "30/fortnight"),
+        ("ROUNDTABLE_RATE_LIMIT_STORAGE_URL", "memcached://cache"),
+        ("ROUNDTABLE_API_TOKEN_LIFETIME_DAYS", "0"),
     ],
 )
 def test_a_bad_value_names_its_variable(
@@ -53,3 +58,21 @@ def test_production_processes_need_a_secret_key(monkeypatch: pytest.MonkeyPatch)
 )
 def test_plain_database_urls_get_the_async_driver(url: str, expected: str) -> None:
     assert async_database_url(url) == expected
+
+
+def test_rate_limits_default_on_and_count_in_redis_when_the_broker_is_redis(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = load_settings(require_secret=False)
+    assert settings.rate_limits is True
+    assert settings.rate_limit_mutations == "120/minute"
+    assert settings.rate_limit_failed_auth == "30/minute"
+    assert settings.rate_limit_oauth_starts == "10/minute"
+    assert settings.rate_limit_store == "memory://"
+    monkeypatch.setenv("ROUNDTABLE_BROKER_URL", "redis://cache:6379/0")
+    assert load_settings(require_secret=False).rate_limit_store == "redis://cache:6379/0"
+    monkeypatch.setenv("ROUNDTABLE_RATE_LIMIT_STORAGE_URL", "redis://limits:6379/2")
+    monkeypatch.setenv("ROUNDTABLE_RATE_LIMITS", "off")
+    settings = load_settings(require_secret=False)
+    assert settings.rate_limit_store == "redis://limits:6379/2"
+    assert settings.rate_limits is False

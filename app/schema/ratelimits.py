@@ -19,6 +19,7 @@ from graphql import (
     SelectionSetNode,
 )
 from graphql.utilities import get_operation_ast
+from starlette.responses import Response
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
@@ -58,7 +59,7 @@ def root_fields(document: DocumentNode, operation_name: str | None) -> list[str]
 
 
 def refused(context: Context, refusal: Refusal) -> ExecutionResult:
-    if context.response is not None:
+    if isinstance(context.response, Response):  # not over a WebSocket
         context.response.status_code = 429
         context.response.headers["Retry-After"] = str(refusal.retry_after)
     error = GraphQLError(
