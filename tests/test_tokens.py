@@ -9,11 +9,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from app.config import Settings
 from app.main import create_app
 from app.models import ApiToken, User
 from app.people.tokens import issue_token
 from tests.conftest import Clock, GraphQLClient, make_settings
-from tests.factories import World, make_world
+from tests.factories import World, make_interview, make_world
 
 ME = "{ me { id apiTokens { id createdAt expiresAt lastUsedAt revokedAt } } }"
 ISSUE = """mutation($id: ID!) { issueApiToken(userId: $id) {
@@ -209,3 +210,34 @@ async def test_last_use_is_written_at_most_once_a_minute(
     assert writes(a_minute_later.statements) == 1
     [listed] = (await gql(ME, token=token))["data"]["me"]["apiTokens"]
     assert listed["lastUsedAt"] == clock.now.isoformat()
+
+
+async def test_listing_tokens_of_many_users_costs_one_query(
+    gql: GraphQLClient,
+    world: World,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+    count_queries: Any,
+) -> None:
+    query = "{ myInterviews(group: PENDING, first: 100) { edges { node { participants { user { apiTokens { id } } } } } } }"
+    admin = world.token(world.admin)
+    await gql(ME, token=admin)  # its last-used write is not the list's cost
+    await make_interview(session, settings, world.a, clock.now, participants=[world.a.member])
+    with count_queries() as one:
+        first = await gql(query, token=admin)
+    participants = [world.b.member, world.b.colleague]
+    await make_interview(session, settings, world.b, clock.now, participants=participants)
+    for user in (world.a.member, world.b.member):
+        await new_token(session, user)
+    with count_queries() as several:
+        second = await gql(query, token=admin)
+
+    users = [
+        p["user"]
+        for e in second["data"]["myInterviews"]["edges"]
+        for p in e["node"]["participants"]
+    ]
+    assert len(first["data"]["myInterviews"]["edges"]) == 1 and len(users) == 3
+    assert sorted(len(u["apiTokens"]) for u in users) == [1, 2, 2]
+    assert one.count == several.count
