@@ -85,6 +85,8 @@ class RoundtableGraphQL(GraphQL[Context, None]):
             # Authentication reads only; end that transaction so SQLite's lock is released.
             await session.commit()
             if auth is None:
+                # This request is answered UNAUTHENTICATED as usual; once the address is past
+                # its limit, its next requests are refused in __call__.
                 await self.rate_limiter.hit(Rule.FAILED_AUTH, _client_address(request.scope))
             elif needs_touch(auth, now):
                 await touch(session=session, token_id=auth.token_id, now=now)
