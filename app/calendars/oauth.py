@@ -37,7 +37,8 @@ from app.models import CalendarProvider, ConsumedOAuthNonce
 
 TICKET_SALT = "roundtable.calendar-oauth-ticket.v1"
 STATE_SALT = "roundtable.calendar-oauth.v2"
-TICKET_MAX_AGE_SECONDS = 10 * 60
+# Short: an unused start link handed to someone else would bind the flow to their browser.
+TICKET_MAX_AGE_SECONDS = 5 * 60
 STATE_MAX_AGE_SECONDS = 15 * 60
 COOKIE_PREFIX = "roundtable_oauth_"
 

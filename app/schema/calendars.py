@@ -52,7 +52,7 @@ class ConnectCalendarPayload:
     authorization_url: str | None = strawberry.field(
         default=None,
         description=(
-            "Open this in the user's browser, once, within 10 minutes: it leads to the "
+            "Open this in the user's browser, once, within 5 minutes: it leads to the "
             "provider's consent page, which returns to our callback."
         ),
     )

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from app.calendars import oauth_routes
+from app.calendars import oauth, oauth_routes
 from app.calendars.connections import token_cipher
 from app.config import Settings
 from app.logredact import redact_access_log
@@ -415,3 +415,25 @@ def test_codes_states_and_tickets_are_kept_out_of_the_access_log(
     assert "SECRET" not in caplog.text
     assert "state=[redacted]&code=[redacted]&scope=email" in caplog.text
     assert "ticket=[redacted]" in caplog.text
+
+
+async def test_an_expired_start_link_or_state_is_refused(
+    session: AsyncSession,
+    gql: GraphQLClient,
+    client: httpx.AsyncClient,
+    fakes: Fakes,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    world = await make_world(session)
+    token = world.token(world.a.member)
+    stale_link = await connect_link(gql, token, CalendarProvider.GOOGLE)
+    params = await start_connect(gql, token, CalendarProvider.GOOGLE)
+    monkeypatch.setattr(oauth, "TICKET_MAX_AGE_SECONDS", -1)  # every signature is now too old
+    monkeypatch.setattr(oauth, "STATE_MAX_AGE_SECONDS", -1)
+
+    link = await client.get(stale_link)
+    callback = await consent(client, fakes, CalendarProvider.GOOGLE, params, "a@example.com")
+
+    assert link.status_code == 400 and "expired" in link.text
+    assert callback.status_code == 400 and "expired" in callback.text
+    assert fakes.google.oauth.token_requests == []
