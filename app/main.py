@@ -21,6 +21,7 @@ from app.access import load_viewer
 from app.calendars.oauth import oauth_callback
 from app.config import Settings
 from app.db import create_engine, create_session_factory
+from app.links.access import LINK_HEADER, LinkAccess, LinkRefusal, authenticate_link
 from app.models import utcnow
 from app.people.tokens import authenticate
 from app.schema import build_schema
@@ -71,6 +72,15 @@ class RoundtableGraphQL(GraphQL[Context, None]):
                 viewer = await load_viewer(session, user)
             # Authentication reads only; end that transaction so SQLite's lock is released.
             await session.commit()
+        link: LinkAccess | None = None
+        refusal: LinkRefusal | None = None
+        link_token = request.headers.get(LINK_HEADER, "")
+        if viewer is None and link_token:
+            found = await authenticate_link(
+                session=session, settings=self.settings, token=link_token, now=self.clock()
+            )
+            link, refusal = (found, None) if isinstance(found, LinkAccess) else (None, found)
+            await session.commit()
         lock = asyncio.Lock()  # one operation at a time on the request's session
         return Context(
             request=request,
@@ -81,6 +91,8 @@ class RoundtableGraphQL(GraphQL[Context, None]):
             db_lock=lock,
             on_outbox_written=self.on_outbox_written,
             clock=self.clock,
+            link=link,
+            link_refusal=refusal,
         )
 
 
