@@ -27,6 +27,7 @@ from app.people.tokens import authenticate
 from app.schema import build_schema
 from app.schema.context import Context, request_session
 from app.schema.loaders import Loaders
+from app.web.routes import web_routes
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +131,9 @@ def create_app(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/health", health),
+            *web_routes(
+                settings=settings, session_factory=create_session_factory(engine), clock=clock
+            ),
             Route(
                 "/oauth/{provider}/callback",
                 oauth_callback(
