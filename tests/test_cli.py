@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from email import policy
+from email.parser import BytesParser
 from pathlib import Path
 
 import httpx
@@ -63,6 +65,21 @@ def test_serve_on_a_fresh_folder_prints_tokens_that_work(tmp_path: Path) -> None
         )
         assert graphiql.status_code == 200
         assert (tmp_path / "var" / "roundtable.db").exists()
+        # The demo's mails, written by the in-process worker, link to the port really served.
+        assert f"Links in mails lead to http://127.0.0.1:{port}" in output
+        links: list[str] = []
+        while time.monotonic() < deadline and not links:
+            for path in (tmp_path / "var" / "mail").glob("*.eml"):
+                mail = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+                text = mail.get_body(("plain",))
+                assert text is not None
+                links += re.findall(r"Select an interview time: (\S+)", text.get_content())
+            time.sleep(0.2)
+        assert links, "the demo candidate's request mail was written"
+        for link in links:
+            assert link.startswith(f"http://127.0.0.1:{port}/links/"), link
+            page = httpx.get(link, timeout=10)
+            assert page.status_code == 200 and 'id="app"' in page.text
     finally:
         proc.terminate()
         proc.wait(timeout=15)
