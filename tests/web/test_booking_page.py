@@ -307,3 +307,48 @@ async def test_a_tampered_and_an_expired_link_say_what_happened_and_show_no_data
     )
     assert refused["errors"][0]["extensions"] == {"code": "UNAUTHENTICATED", "link": "EXPIRED"}
     await context.close()
+
+
+async def test_times_that_are_gone_are_announced_before_and_at_booking(
+    live: LiveServer, browser: Any, shots: Shots
+) -> None:
+    from playwright.async_api import expect
+
+    world = await seeded(live)
+    interview_id = await request_interview(live, world)
+    link = await candidate_mail_link(live, world)
+    days = (
+        await live.graphql(
+            SLOTS, {"id": interview_id, "tz": "UTC"}, **bearer(world, world.a.candidate)
+        )
+    )["data"]["availableSlots"]["days"]
+    first = datetime.fromisoformat(days[0]["slots"][0]["start"])
+    # 90 minutes before the first time: with 2 hours' notice it is gone, the next is not.
+    live.clock.now = first - timedelta(minutes=90)
+
+    context = await browser.new_context(timezone_id="America/New_York")
+    page = await context.new_page()
+    assert (await page.goto(link)).status == 200
+    warning = page.locator("#slots-warning")
+    await expect(warning).to_contain_text(
+        "1 of the 10 times the hiring team offered are no longer available"
+    )
+    await page.locator("table.calendar button.available").first.click()
+    await expect(page.locator(".slot").first).to_have_text("09:30 \u2013 10:00")
+    await shots(page, "one-time-gone")
+
+    await page.get_by_role("radio").first.check()
+    await page.get_by_role("button", name="Send Time").click()
+    live.clock.now += timedelta(minutes=30)  # while the candidate reads, 09:30 goes too
+    await page.get_by_role("button", name="Confirm and book").click()
+    notice = page.locator("#notice")
+    await expect(notice).to_have_text(
+        "That time is no longer available. Please choose another one."
+    )
+    await expect(notice).to_be_focused()
+    await expect(warning).to_contain_text("2 of the 10 times")
+    await page.locator("table.calendar button.available").first.click()
+    await expect(page.locator(".slot").first).to_have_text("10:00 \u2013 10:30")
+    await shots(page, "chosen-time-gone")
+    assert (await interview_as(live, world, world.a.member, interview_id))["status"] == "PENDING"
+    await context.close()
