@@ -23,6 +23,7 @@ from tests.web.conftest import (
 )
 from tests.web.flows import (
     CANCEL,
+    GUEST,
     ME,
     RESCHEDULE,
     SLOTS,
@@ -137,6 +138,16 @@ async def test_candidate_books_from_the_mail_sees_the_meeting_and_cancels(
         "href", shown_url
     )
     await shots(page, "booked")
+
+    # The invitee's own link shows the same meeting, and no way to change anything.
+    guest_mail = await live.wait_for_mail(to=GUEST, subject="You were added to an interview")
+    guest = await context.new_page()
+    assert (await guest.goto(link_in(guest_mail, "View the interview"))).status == 200
+    await expect(guest.get_by_role("heading", name="The interview is booked")).to_be_visible()
+    await expect(guest.locator("#conference-url")).to_have_text(shown_url)
+    assert await guest.get_by_role("button").count() == 0
+    await shots(guest, "invitee-view")
+    await guest.close()
 
     booked = await interview_as(live, world, world.a.member, interview_id)
     assert booked["status"] == "BOOKED"

@@ -374,7 +374,11 @@
     const section = h(
       "section",
       { "aria-labelledby": "booked-title" },
-      h("h2", { id: "booked-title", tabindex: "-1" }, past ? "This interview has taken place" : "Your interview is booked"),
+      h(
+        "h2",
+        { id: "booked-title", tabindex: "-1" },
+        past ? "This interview has taken place" : candidate ? "Your interview is booked" : "The interview is booked",
+      ),
       h(
         "dl",
         { class: "details" },
