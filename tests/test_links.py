@@ -287,3 +287,27 @@ async def test_grants_are_scoped_by_who_reads_the_mail(
         GUEST: LinkScope.VIEWER,
         world.a.manager.email: LinkScope.VIEWER,
     }
+
+
+async def test_a_link_costs_one_statement_to_check_and_its_page_two(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+    world: World,
+    count_queries: Any,
+) -> None:
+    interview = await make_interview(session, settings, world.a, clock.now)
+    token = await token_for(
+        session, interview.id, world.a.candidate.email, expires_at=clock.now + timedelta(days=1)
+    )
+    with count_queries() as api:
+        body = await post(client, "{ linkAccess { scope interview { round } } }", **link(token))
+    assert body["data"]["linkAccess"] == {"scope": "CANDIDATE", "interview": {"round": 1}}
+    assert api.count == 2  # the grant with its user, then the interview
+    with count_queries() as page:
+        assert (await client.get(f"/links/{token}")).status_code == 200
+    assert page.count == 2  # the grant with its user, then interview, project, org, manager
+    with count_queries() as forged:
+        assert (await client.get(f"/links/{token[:-2]}xx")).status_code == 404
+    assert forged.count == 0, "a bad signature is refused without touching the database"

@@ -38,6 +38,14 @@ PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture
+def needs_browser() -> None:
+    require_browser()  # before the server starts: a skip costs nothing
+
+
+pytestmark = pytest.mark.usefixtures("needs_browser")
+
+
+@pytest.fixture
 async def browser() -> AsyncIterator[Any]:
     require_browser()
     from playwright.async_api import async_playwright
