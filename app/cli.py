@@ -59,7 +59,7 @@ def _print_tokens(tokens: list[tuple[str, str, str]]) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> None:
     listener = _listen(args.host, args.port)
-    settings = _with_public_url(_embedded_settings(), args.host, listener)
+    settings = configure(_with_public_url(_embedded_settings(), args.host, listener))
     _migrate(settings)
     tokens = asyncio.run(_seed_and_tokens(settings, seed_if_empty=True))
     _print_tokens(tokens)
@@ -71,7 +71,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 def cmd_api(args: argparse.Namespace) -> None:
     listener = _listen(args.host, args.port)
-    settings = _with_public_url(configure(load_settings()), args.host, listener)
+    settings = configure(_with_public_url(load_settings(), args.host, listener))
     _run_uvicorn(settings, listener, embedded=False)
 
 
@@ -106,7 +106,7 @@ def _with_public_url(settings: Settings, host: str, listener: socket.socket) -> 
             "people reach this server at",
             served_url(host, listener),
         )
-    return configure(settings.model_copy(update={"public_url": served_url(host, listener)}))
+    return settings.model_copy(update={"public_url": served_url(host, listener)})
 
 
 def _run_uvicorn(settings: Settings, listener: socket.socket, *, embedded: bool) -> None:
@@ -120,6 +120,10 @@ def _run_uvicorn(settings: Settings, listener: socket.socket, *, embedded: bool)
     background = Background(settings, in_process_worker=embedded or not settings.broker_url)
     app = create_app(
         settings, on_outbox_written=background.wake, lifespan_hooks=[background.lifespan]
+    )
+    host, port = listener.getsockname()[:2]
+    logging.getLogger(__name__).info(
+        "listening on %s:%s; links in mails lead to %s", host, port, settings.public_url
     )
     server = uvicorn.Server(uvicorn.Config(app, log_level="info"))
     server.run(sockets=[listener])

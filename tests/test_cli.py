@@ -13,6 +13,7 @@ from email.parser import BytesParser
 from pathlib import Path
 
 import httpx
+import pytest
 
 
 def _free_port() -> int:
@@ -120,3 +121,28 @@ def test_a_bad_setting_stops_the_api_with_its_name(tmp_path: Path) -> None:
     )
     assert run.returncode == 2
     assert "ROUNDTABLE_DATABASE_URL" in run.stderr
+
+
+def test_links_use_the_port_really_bound_unless_the_public_url_is_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from app.cli import _listen, _with_public_url
+    from app.config import Settings
+
+    monkeypatch.delenv("ROUNDTABLE_PUBLIC_URL", raising=False)
+    listener = _listen("127.0.0.1", 0)  # the system picks the port, as with --port 0
+    try:
+        port = listener.getsockname()[1]
+        assert port != 0
+        assert _with_public_url(Settings(), "127.0.0.1", listener).public_url == (
+            f"http://127.0.0.1:{port}"
+        )
+        assert _with_public_url(Settings(), "0.0.0.0", listener).public_url == (
+            f"http://127.0.0.1:{port}"
+        )
+        monkeypatch.setenv("ROUNDTABLE_PUBLIC_URL", "https://jobs.example.com")
+        assert _with_public_url(Settings(), "0.0.0.0", listener).public_url == (
+            "https://jobs.example.com"
+        )
+    finally:
+        listener.close()
