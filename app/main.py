@@ -21,6 +21,13 @@ from app.access import load_viewer
 from app.calendars.oauth_routes import oauth_callback, oauth_start
 from app.config import Settings
 from app.db import create_engine, create_session_factory
+from app.links.access import (
+    LINK_HEADER,
+    LinkAccess,
+    LinkProblem,
+    LinkRefusal,
+    authenticate_link,
+)
 from app.logredact import redact_access_log
 from app.models import utcnow
 from app.people.tokens import authenticate, needs_touch, touch
@@ -28,6 +35,7 @@ from app.ratelimit import RateLimiter, Refusal, Rule
 from app.schema import build_schema
 from app.schema.context import Context, request_session
 from app.schema.loaders import Loaders
+from app.web.routes import web_routes
 
 logger = logging.getLogger(__name__)
 
@@ -57,9 +65,9 @@ class RoundtableGraphQL(GraphQL[Context, None]):
         self.rate_limiter = rate_limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and _bearer_token(Request(scope)):
-            # An address past its failed sign-ins is turned away before its token is looked
-            # up or its body read: guessing costs the server nothing more.
+        if scope["type"] == "http" and _presents_credentials(Request(scope)):
+            # An address past its failed sign-ins is turned away before its token or link is
+            # looked up or its body read: guessing costs the server nothing more.
             refusal = await self.rate_limiter.check(Rule.FAILED_AUTH, _client_address(scope))
             if refusal is not None:
                 await rate_limited_response(refusal)(scope, receive, send)
@@ -90,6 +98,19 @@ class RoundtableGraphQL(GraphQL[Context, None]):
                 await self.rate_limiter.hit(Rule.FAILED_AUTH, _client_address(request.scope))
             elif needs_touch(auth, now):
                 await touch(session=session, token_id=auth.token_id, now=now)
+        link: LinkAccess | None = None
+        refusal: LinkRefusal | None = None
+        link_token = request.headers.get(LINK_HEADER, "")
+        if viewer is None and link_token:
+            found = await authenticate_link(
+                session=session, settings=self.settings, token=link_token, now=self.clock()
+            )
+            link, refusal = (found, None) if isinstance(found, LinkAccess) else (None, found)
+            await session.commit()
+            if refusal is not None and refusal.problem is LinkProblem.INVALID:
+                # A forged or mangled link is a failed sign-in; an expired or revoked one is
+                # an old mail, answered with what happened.
+                await self.rate_limiter.hit(Rule.FAILED_AUTH, _client_address(request.scope))
         lock = asyncio.Lock()  # one operation at a time on the request's session
         return Context(
             request=request,
@@ -103,12 +124,18 @@ class RoundtableGraphQL(GraphQL[Context, None]):
             rate_limiter=self.rate_limiter,
             token_id=token_id,
             response=response,
+            link=link,
+            link_refusal=refusal,
         )
 
 
 def _bearer_token(request: Request) -> str:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def _presents_credentials(request: Request) -> bool:
+    return bool(_bearer_token(request) or request.headers.get(LINK_HEADER))
 
 
 def _client_address(scope: Scope) -> str:
@@ -173,6 +200,9 @@ def create_app(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/health", health),
+            *web_routes(
+                settings=settings, session_factory=create_session_factory(engine), clock=clock
+            ),
             Route(
                 "/oauth/{provider}/start",
                 oauth_start(settings=settings, session_factory=session_factory),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,13 +18,16 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from app.config import Settings
 from app.main import create_app
 from app.models import ApiToken
 from app.ratelimit import RateLimiter
 from tests.conftest import Clock, GraphQLClient, make_settings
-from tests.factories import World, make_world
+from tests.factories import World, make_interview, make_world
 from tests.services import REDIS_URL, require_service
 from tests.test_booking import BOOK, CANCEL
+from tests.test_links import ACCESS as LINK_ACCESS
+from tests.test_links import token_for
 from tests.test_requests import REQUEST, request_input
 
 LIMITED = {
@@ -240,3 +244,47 @@ async def test_two_apps_on_one_redis_share_the_limit(
 
     assert [r.status_code for r in answers] == [200] * 3
     assert_rate_limited(past)
+
+
+async def test_forged_mail_links_are_failed_sign_ins(
+    engine: AsyncEngine, database_url: str, clock: Clock, world: World
+) -> None:
+    forged = {"X-Roundtable-Link": "not-a-signed-link"}
+    async with app_client(engine, database_url, clock) as http:
+        at_limit = [
+            await http.post("/graphql", json={"query": LINK_ACCESS}, headers=forged)
+            for _ in range(3)
+        ]
+        past = await http.post("/graphql", json={"query": LINK_ACCESS}, headers=forged)
+
+    assert [r.status_code for r in at_limit] == [200] * 3
+    assert_rate_limited(past)
+
+
+async def test_mutations_through_a_mail_link_count_per_link(
+    engine: AsyncEngine,
+    database_url: str,
+    clock: Clock,
+    world: World,
+    session: AsyncSession,
+    settings: Settings,
+) -> None:
+    interview = await make_interview(session, settings, world.a, clock.now)
+    token = await token_for(
+        session, interview.id, world.a.candidate.email, expires_at=clock.now + timedelta(days=7)
+    )
+    update_me = """mutation { updateMe(input: {timeZone: "Europe/Paris"}) { errors { code } } }"""
+    headers = {"X-Roundtable-Link": token}
+    async with app_client(engine, database_url, clock) as http:
+        at_limit = [
+            await http.post("/graphql", json={"query": update_me}, headers=headers)
+            for _ in range(3)
+        ]
+        past = await http.post("/graphql", json={"query": update_me}, headers=headers)
+        by_token = await post(
+            http, ISSUE, {"id": str(world.a.member.id)}, token=world.token(world.admin)
+        )
+
+    assert [r.json()["data"]["updateMe"]["errors"] for r in at_limit] == [[]] * 3
+    assert_rate_limited(past)
+    assert by_token.status_code == 200

@@ -19,6 +19,7 @@ from app.models.interviews import (
     SlotReservation,
     SyncState,
 )
+from app.models.links import LinkGrant, LinkScope
 from app.models.messaging import Notification, OutboxMessage, OutboxStatus
 from app.models.people import ApiToken, Organization, Role, User
 
@@ -34,6 +35,8 @@ __all__ = [
     "ConsumedOAuthNonce",
     "Interview",
     "InterviewStatus",
+    "LinkGrant",
+    "LinkScope",
     "Notification",
     "Organization",
     "OutboxMessage",

@@ -58,6 +58,15 @@ def root_fields(document: DocumentNode, operation_name: str | None) -> list[str]
     return names
 
 
+def credential_key(context: Context) -> str | None:
+    """What the mutation limit counts against: the API token, or the mail link's grant."""
+    if context.viewer is not None and context.token_id is not None:
+        return f"token:{context.token_id}"
+    if context.link is not None:
+        return f"link:{context.link.grant.id}"
+    return None
+
+
 def refused(context: Context, refusal: Refusal) -> ExecutionResult:
     if isinstance(context.response, Response):  # not over a WebSocket
         context.response.status_code = 429
@@ -75,8 +84,6 @@ class MutationRateLimit(SchemaExtension):
         context = execution.context
         if (
             isinstance(context, Context)
-            and context.viewer is not None
-            and context.token_id is not None
             and execution.graphql_document is not None
             and execution.operation_type is OperationType.MUTATION
         ):
@@ -91,16 +98,14 @@ class MutationRateLimit(SchemaExtension):
     async def _count(
         context: Context, document: DocumentNode, operation_name: str | None
     ) -> Refusal | None:
+        limiter, key = context.rate_limiter, credential_key(context)
         fields = root_fields(document, operation_name)
-        if not fields:
-            return None
-        limiter = context.rate_limiter
-        if limiter is None:
-            return None
+        if limiter is None or key is None or not fields:
+            return None  # no credential: the fields answer UNAUTHENTICATED
         # Each root field is one change: twenty aliased mutations cost twenty.
-        refusal = await limiter.hit(Rule.MUTATIONS, str(context.token_id), cost=len(fields))
+        refusal = await limiter.hit(Rule.MUTATIONS, key, cost=len(fields))
         starts = sum(1 for name in fields if name in OAUTH_START_FIELDS)
-        if refusal is None and starts:
+        if refusal is None and starts and context.viewer is not None:
             refusal = await limiter.hit(
                 Rule.OAUTH_STARTS, str(context.require_viewer().id), cost=starts
             )

@@ -1,7 +1,7 @@
 """auth hardening: API token expiry and last use, single-use OAuth states
 
 Revision ID: auth_hardening
-Revises: 0002
+Revises: link_grants
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "auth_hardening"
-down_revision: str | None = "0002"
+down_revision: str | None = "link_grants"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
