@@ -2,7 +2,8 @@
 
 uvicorn's access log prints each request's path with its query string; the OAuth callback
 receives a one-time authorization code and our signed `state` there, and the start URL a
-ticket. Their values are replaced before the record is formatted.
+ticket. A mail's booking page carries its link token in the path (/links/<token>). Their
+values are replaced before the record is formatted.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ import re
 
 SECRET_PARAMETERS = ("code", "state", "ticket", "token", "session_state")
 _SECRET_VALUE = re.compile(r"(?<=[?&])(" + "|".join(SECRET_PARAMETERS) + r")=[^&\s\"]*")
+_LINK_TOKEN = re.compile(r"(?<=/links/)[^/?\s\"]+")
 REDACTED = "[redacted]"
 ACCESS_LOGGER = "uvicorn.access"
 
 
 def redact(text: str) -> str:
+    text = _LINK_TOKEN.sub(REDACTED, text)
     return _SECRET_VALUE.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
 
 

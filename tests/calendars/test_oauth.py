@@ -395,7 +395,7 @@ async def test_the_callback_does_not_hold_a_transaction_across_the_provider_call
     assert await session.scalar(select(CalendarConnection.account_email)) == "m@example.com"
 
 
-def test_codes_states_and_tickets_are_kept_out_of_the_access_log(
+def test_codes_states_tickets_and_link_tokens_are_kept_out_of_the_access_log(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     redact_access_log()
@@ -411,10 +411,14 @@ def test_codes_states_and_tickets_are_kept_out_of_the_access_log(
         logging.getLogger("uvicorn.access").info(
             '%s - "%s %s HTTP/%s" %d', "x", "GET", "/oauth/google/start?ticket=SECRET-T", "1.1", 303
         )
+        logging.getLogger("uvicorn.access").info(
+            '%s - "%s %s HTTP/%s" %d', "x", "GET", "/links/SECRET-LINK.abc?tz=UTC", "1.1", 200
+        )
 
     assert "SECRET" not in caplog.text
     assert "state=[redacted]&code=[redacted]&scope=email" in caplog.text
     assert "ticket=[redacted]" in caplog.text
+    assert "/links/[redacted]?tz=UTC" in caplog.text
 
 
 async def test_an_expired_start_link_or_state_is_refused(
