@@ -11,8 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.middleware import Middleware
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
@@ -22,6 +21,9 @@ from app.calendars.oauth import oauth_callback
 from app.config import Settings
 from app.db import create_engine, create_session_factory
 from app.models import utcnow
+from app.ops.logs import RequestIdMiddleware
+from app.ops.metrics import HttpMetricsMiddleware
+from app.ops.routes import ops_routes
 from app.people.tokens import authenticate
 from app.schema import build_schema
 from app.schema.context import Context, request_session
@@ -84,10 +86,6 @@ class RoundtableGraphQL(GraphQL[Context, None]):
         )
 
 
-async def health(_: Request) -> Response:
-    return JSONResponse({"status": "ok"})
-
-
 def create_app(
     settings: Settings,
     *,
@@ -117,7 +115,7 @@ def create_app(
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
-            Route("/health", health),
+            *ops_routes(settings, engine, clock),
             Route(
                 "/oauth/{provider}/callback",
                 oauth_callback(
@@ -126,6 +124,11 @@ def create_app(
                     clock=clock,
                 ),
             ),
+        ],
+        middleware=[
+            # Outermost: every log line of the request, and its answer, carry the id.
+            Middleware(RequestIdMiddleware),
+            Middleware(HttpMetricsMiddleware),
         ],
         lifespan=lifespan,
     )
