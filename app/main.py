@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -30,6 +31,9 @@ from app.links.access import (
 )
 from app.logredact import redact_access_log
 from app.models import utcnow
+from app.ops.logs import RequestIdMiddleware
+from app.ops.metrics import HttpMetricsMiddleware
+from app.ops.routes import ops_routes
 from app.people.tokens import authenticate, needs_touch, touch
 from app.ratelimit import RateLimiter, Refusal, Rule
 from app.schema import build_schema
@@ -160,10 +164,6 @@ def rate_limited_response(refusal: Refusal) -> Response:
     )
 
 
-async def health(_: Request) -> Response:
-    return JSONResponse({"status": "ok"})
-
-
 def create_app(
     settings: Settings,
     *,
@@ -199,7 +199,7 @@ def create_app(
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
-            Route("/health", health),
+            *ops_routes(settings, engine, clock),
             *web_routes(
                 settings=settings, session_factory=create_session_factory(engine), clock=clock
             ),
@@ -211,6 +211,11 @@ def create_app(
                 "/oauth/{provider}/callback",
                 oauth_callback(settings=settings, session_factory=session_factory, clock=clock),
             ),
+        ],
+        middleware=[
+            # Outermost: every log line of the request, and its answer, carry the id.
+            Middleware(RequestIdMiddleware),
+            Middleware(HttpMetricsMiddleware),
         ],
         lifespan=lifespan,
     )
