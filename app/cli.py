@@ -18,6 +18,8 @@ def _embedded_settings() -> Settings:
     overrides: dict[str, object] = {}
     if "ROUNDTABLE_GRAPHIQL" not in os.environ:
         overrides["graphiql"] = True  # the embedded default is for trying things out
+    if "ROUNDTABLE_INTROSPECTION" not in os.environ:
+        overrides["introspection"] = True  # GraphiQL reads the schema through it
     settings = load_settings(require_secret=False, **overrides)
     if not settings.secret_key:
         settings = settings.model_copy(update={"secret_key": embedded_secret_key()})

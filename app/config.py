@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     max_query_depth: int = Field(default=10, ge=3)
     max_query_tokens: int = Field(default=2000, ge=100)
     max_query_aliases: int = Field(default=30, ge=1)
+    # Estimated objects a query may read (see app/schema/query_limits.py): every screen's
+    # query at `first: 100` costs well under this; 20 aliased pages of nested lists do not.
+    max_query_cost: int = Field(default=250_000, ge=1000)
+    # Introspection and "Did you mean" suggestions: on in `serve`, off in `api` unless set.
+    introspection: bool = False
 
     @field_validator("database_url")
     @classmethod

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    MaskErrors,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    QueryDepthLimiter,
-)
+from strawberry.extensions import MaskErrors
 from strawberry.schema.config import StrawberryConfig
 
 from app.config import Settings
@@ -19,6 +14,7 @@ from app.schema.interviews import InterviewMutation, InterviewQuery
 from app.schema.notifications import NotificationMutation, NotificationQuery
 from app.schema.outbox import OutboxMutation, OutboxQuery
 from app.schema.people import AdminMutation, PeopleQuery
+from app.schema.validation import DocumentLimits
 
 
 @strawberry.type
@@ -51,9 +47,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         config=StrawberryConfig(auto_camel_case=True),
         extensions=[
             # Classes or factories, never shared instances: each request gets its own state.
-            lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-            lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
-            lambda: MaxAliasesLimiter(max_alias_count=settings.max_query_aliases),
+            lambda: DocumentLimits(settings),
             lambda: MaskErrors(should_mask_error=should_mask),
         ],
     )

@@ -1,0 +1,69 @@
+"""The schema extension that sizes and validates every document before it runs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from graphql import GraphQLSyntaxError, validate
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
+
+from app.config import Settings
+from app.schema.query_limits import QueryLimits, limits_rule
+
+
+class DocumentLimits(SchemaExtension):
+    """Token, depth, alias and cost limits; introspection and suggestions where enabled.
+
+    Validation runs here rather than in Strawberry so that graphql-core can be told to
+    leave out "Did you mean ...?" suggestions, which map the schema for anyone when
+    introspection is off. Strawberry skips its own validation when an extension has run it.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
+        self.settings = settings
+        self.rule = limits_rule(
+            QueryLimits(
+                max_depth=settings.max_query_depth,
+                max_aliases=settings.max_query_aliases,
+                max_cost=settings.max_query_cost,
+            )
+        )
+
+    def on_operation(self) -> Iterator[None]:
+        # graphql-core's lexer stops counting at this many tokens: a huge document is
+        # refused before it is parsed into a tree.
+        self.execution_context.parse_options["max_tokens"] = self.settings.max_query_tokens
+        yield
+
+    def on_parse(self) -> Iterator[None]:
+        yield
+        for error in self.execution_context.pre_execution_errors or ():
+            if isinstance(error, GraphQLSyntaxError) and "tokens" in error.message:
+                error.message = (
+                    f"The query is longer than {self.settings.max_query_tokens} tokens."
+                )
+                error.extensions = {"code": "QUERY_TOO_LARGE"}
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        if document is not None and context.pre_execution_errors is None:
+            rules = [
+                *context.validation_rules,
+                MaybeNullValidationRule,
+                OneOfInputValidationRule,
+                self.rule,
+            ]
+            if not self.settings.introspection:
+                rules.append(NoSchemaIntrospectionCustomRule)
+            context.pre_execution_errors = validate(
+                context.schema._schema,
+                document,
+                rules,
+                hide_suggestions=not self.settings.introspection,
+            )
+        yield
