@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from app.config import Settings, SettingsError, configure, embedded_secret_key, load_settings
 from app.db import create_engine, create_session_factory
@@ -85,7 +86,17 @@ def _run_uvicorn(settings: Settings, args: argparse.Namespace, *, embedded: bool
     app = create_app(
         settings, on_outbox_written=background.wake, lifespan_hooks=[background.lifespan]
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    uvicorn.run(app, **uvicorn_options(settings), host=args.host, port=args.port)
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """Server-level limits; the body limit and its timeout are BodyLimits (app/limits.py)."""
+    return {
+        "log_level": "info",
+        "timeout_keep_alive": settings.keep_alive_timeout_seconds,
+        "ws_max_size": settings.max_request_bytes,  # a websocket message, like a body
+        "h11_max_incomplete_event_size": 16 * 1024,  # request line and headers (h11)
+    }
 
 
 def cmd_worker(_: argparse.Namespace) -> None:

@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     # Estimated objects a query may read (see app/schema/query_limits.py): every screen's
     # query at `first: 100` costs well under this; 20 aliased pages of nested lists do not.
     max_query_cost: int = Field(default=250_000, ge=1000)
+    max_request_bytes: int = Field(default=1_000_000, ge=10_000)
+    # The whole body must arrive within this; a trickle is answered 408 and closed.
+    request_body_timeout_seconds: float = Field(default=15.0, gt=0)
+    # Idle keep-alive connections are closed after this (uvicorn's timeout_keep_alive).
+    keep_alive_timeout_seconds: int = Field(default=5, ge=1)
     # Introspection and "Did you mean" suggestions: on in `serve`, off in `api` unless set.
     introspection: bool = False
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -21,6 +22,7 @@ from app.access import load_viewer
 from app.calendars.oauth import oauth_callback
 from app.config import Settings
 from app.db import create_engine, create_session_factory
+from app.limits import BodyLimits
 from app.models import utcnow
 from app.people.tokens import authenticate
 from app.schema import build_schema
@@ -126,6 +128,13 @@ def create_app(
                     clock=clock,
                 ),
             ),
+        ],
+        middleware=[
+            Middleware(
+                BodyLimits,
+                max_bytes=settings.max_request_bytes,
+                timeout_seconds=settings.request_body_timeout_seconds,
+            )
         ],
         lifespan=lifespan,
     )

@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from strawberry.dataloader import DataLoader
@@ -58,6 +58,42 @@ def _by_parent(
     return DataLoader(load_fn=load)
 
 
+def _latest_interviews(
+    session: AsyncSession, lock: asyncio.Lock
+) -> DataLoader[tuple[uuid.UUID, int], list[Interview]]:
+    """The latest `last` rounds of each proposal, oldest first: one query per page size."""
+
+    async def load(keys: list[tuple[uuid.UUID, int]]) -> Sequence[list[Interview]]:
+        by_size: dict[int, set[uuid.UUID]] = defaultdict(set)
+        for proposal_id, last in keys:
+            by_size[last].add(proposal_id)
+        grouped: dict[tuple[uuid.UUID, int], list[Interview]] = defaultdict(list)
+        for last, proposal_ids in by_size.items():
+            newest_first = (
+                func.row_number()
+                .over(partition_by=Interview.proposal_id, order_by=Interview.round.desc())
+                .label("position")
+            )
+            ranked = (
+                select(Interview.id, newest_first)
+                .where(Interview.proposal_id.in_(proposal_ids))
+                .subquery()
+            )
+            query = (
+                select(Interview)
+                .join(ranked, ranked.c.id == Interview.id)
+                .where(ranked.c.position <= last)
+                .order_by(Interview.round)
+            )
+            async with lock:
+                rows = await session.scalars(query)
+            for row in rows:
+                grouped[(row.proposal_id, last)].append(row)
+        return [grouped.get(key, []) for key in keys]
+
+    return DataLoader(load_fn=load)
+
+
 class Loaders:
     """Named after what they take and give; built once per request.
 
@@ -70,9 +106,7 @@ class Loaders:
         self.project_by_id = _by_id(session, lock, Project)
         self.proposal_by_id = _by_id(session, lock, Proposal)
         self.interview_by_id = _by_id(session, lock, Interview)
-        self.interviews_by_proposal = _by_parent(
-            session, lock, Interview, Interview.proposal_id, Interview.round
-        )
+        self.latest_interviews_by_proposal = _latest_interviews(session, lock)
         self.windows_by_interview = _by_parent(
             session,
             lock,

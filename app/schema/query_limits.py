@@ -32,7 +32,9 @@ from graphql import (
     IntValueNode,
     OperationDefinitionNode,
     OperationType,
+    SchemaMetaFieldDef,
     SelectionSetNode,
+    TypeMetaFieldDef,
     ValidationContext,
     ValidationRule,
     get_named_type,
@@ -155,6 +157,10 @@ class DocumentMeasurer:
 
 
 def _field_definition(parent: GraphQLNamedType | None, name: str) -> GraphQLField | None:
+    if name == "__schema":
+        return SchemaMetaFieldDef
+    if name == "__type":
+        return TypeMetaFieldDef
     if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
         found: GraphQLField | None = parent.fields.get(name)
         return found

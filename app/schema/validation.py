@@ -43,9 +43,7 @@ class DocumentLimits(SchemaExtension):
         yield
         for error in self.execution_context.pre_execution_errors or ():
             if isinstance(error, GraphQLSyntaxError) and "tokens" in error.message:
-                error.message = (
-                    f"The query is longer than {self.settings.max_query_tokens} tokens."
-                )
+                error.message = f"The query is longer than {self.settings.max_query_tokens} tokens."
                 error.extensions = {"code": "QUERY_TOO_LARGE"}
 
     def on_validate(self) -> Iterator[None]:
