@@ -10,6 +10,7 @@ from strawberry.schema.config import StrawberryConfig
 from app.config import Settings
 from app.schema.calendars import CalendarMutation, CalendarQuery
 from app.schema.errors import UserInputError
+from app.schema.input_limits import guard_root_fields
 from app.schema.interviews import InterviewMutation, InterviewQuery
 from app.schema.notifications import NotificationMutation, NotificationQuery
 from app.schema.outbox import OutboxMutation, OutboxQuery
@@ -41,6 +42,7 @@ def should_mask(error: GraphQLError) -> bool:
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
+    guard_root_fields(Query, Mutation)
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
