@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from tests.conftest import Clock, GraphQLClient, new_id
 from tests.factories import World, make_interview, make_world
-from tests.test_requests import REQUEST, assert_rejected, ask, request_input, written
+from tests.test_requests import REQUEST, ask, assert_rejected, request_input, written
 
 ORG = "mutation($name: String!) { createOrganization(input: {name: $name}) { organization { name } errors { code field message } } }"
 USER = """mutation($name: String!, $email: String!, $tz: String!) {

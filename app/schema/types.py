@@ -153,8 +153,13 @@ class Participant:
     def sync_state(self) -> SyncState:
         return self.model.sync_state
 
-    @strawberry.field
-    def sync_error(self) -> str | None:
+    @strawberry.field(
+        description="Why the invite or calendar event failed, in plain words; "
+        "null for the candidate, shown to the hiring team, the account manager and admins."
+    )
+    def sync_error(self, info: Info) -> str | None:
+        if info.context.require_viewer().role is models.Role.CANDIDATE:
+            return None
         return self.model.sync_error
 
     @strawberry.field

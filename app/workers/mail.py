@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import begin_write
 from app.models import Interview, Participant, SyncState
-from app.notifications.delivery import DeliveryError, PermanentDeliveryError
+from app.notifications.delivery import PermanentDeliveryError
 from app.notifications.facts import (
     MailIntent,
     load_interview_facts,
@@ -28,7 +28,6 @@ from app.workers.runtime import WorkerRuntime
 
 logger = logging.getLogger(__name__)
 
-MAX_SYNC_ERROR = 1000
 
 
 async def deliver_mail(message: ClaimedMessage, *, runtime: WorkerRuntime) -> str | None:
@@ -55,14 +54,20 @@ async def deliver_mail(message: ClaimedMessage, *, runtime: WorkerRuntime) -> st
         # the last attempt, fails the row; the participant's state says so too.
         final = message.attempts >= runtime.options.max_attempts
         if isinstance(exc, PermanentDeliveryError) or final:
-            reason = exc.reason if isinstance(exc, DeliveryError) else repr(exc)
             try:
-                await record_invite(runtime.sessions, intent, error=reason)
+                await record_invite(runtime.sessions, intent, error=plain_reason(exc))
             except Exception:
                 logger.warning("outbox %s: sync state not recorded", message.id, exc_info=True)
         raise
     await record_invite(runtime.sessions, intent, error=None)
     return None
+
+
+def plain_reason(exc: Exception) -> str:
+    """What the team reads next to a participant; the details stay on the outbox row."""
+    if isinstance(exc, PermanentDeliveryError):
+        return "the mail server refused the invitation for this address"
+    return "the mail server could not be reached; gave up after several attempts"
 
 
 async def record_invite(
@@ -84,7 +89,7 @@ async def record_invite(
         if error is None
         else (
             SyncState.FAILED,
-            f"the calendar invitation could not be mailed: {error}"[:MAX_SYNC_ERROR],
+            f"the calendar invitation could not be mailed: {error}",
         )
     )
     async with sessions() as session:
