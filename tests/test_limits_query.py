@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode, Visitor, parse, visit
 from graphql.utilities import get_introspection_query
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from app.config import Settings
+from app import cli, config
+from app.config import Settings, load_settings
 from app.main import create_app
 from app.schema import build_schema
 from app.schema.query_limits import QueryLimits, check_document
@@ -232,6 +235,21 @@ async def _post(app_settings: Settings, engine: AsyncEngine, clock: Clock, query
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
         response = await http.post("/graphql", json={"query": query})
     return response.json()  # type: ignore[no-any-return]
+
+
+def test_introspection_is_on_in_serve_and_off_in_api_unless_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # serve keeps its generated key under ./var
+    monkeypatch.setattr(config, "_current", config._current)  # serve installs its settings
+    monkeypatch.delenv("ROUNDTABLE_INTROSPECTION", raising=False)
+    monkeypatch.setenv("ROUNDTABLE_SECRET_KEY", "k" * 40)
+    assert cli._embedded_settings().introspection is True
+    assert load_settings().introspection is False
+    monkeypatch.setenv("ROUNDTABLE_INTROSPECTION", "on")
+    assert load_settings().introspection is True
+    monkeypatch.setenv("ROUNDTABLE_INTROSPECTION", "off")
+    assert cli._embedded_settings().introspection is False
 
 
 async def test_introspection_and_suggestions_follow_the_setting(
