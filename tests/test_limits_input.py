@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from datetime import date, timedelta
 from typing import Any
 
@@ -9,6 +11,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
+from app.schema.loaders import Loaders
 from tests.conftest import Clock, GraphQLClient, new_id
 from tests.factories import World, make_interview, make_world
 from tests.test_requests import REQUEST, ask, assert_rejected, request_input, written
@@ -226,3 +229,15 @@ async def test_instants_near_year_1_or_9999_are_validation_errors(
     result = body["data"]["requestInterview"]
     assert ("VALIDATION", "windows.0.start") in fields(result)
     assert await written(session) == before
+
+
+async def test_loaders_never_send_more_than_a_thousand_keys_a_query(
+    session: AsyncSession, count_queries: Any
+) -> None:
+    # Past PostgreSQL's 32,767 bind parameters in one IN list, were the keys not split.
+    loaders = Loaders(session, asyncio.Lock())
+    keys = [uuid.uuid4() for _ in range(40_000)]
+    with count_queries() as counted:
+        found = await loaders.user_by_id.load_many(keys)
+    assert found == [None] * 40_000
+    assert len(counted.statements) == 40

@@ -24,6 +24,11 @@ from app.models import (
 
 M = TypeVar("M")
 
+# Keys per query: a list field that fans out beyond what the cost limit priced (a
+# candidate's applications are not paged) still never sends PostgreSQL more than its
+# 32,767 bind parameters; it sends one more query per thousand keys.
+MAX_BATCH = 1000
+
 
 def _by_id(
     session: AsyncSession, lock: asyncio.Lock, model: type[M]
@@ -35,7 +40,7 @@ def _by_id(
         found = {row.id: row for row in rows}  # type: ignore[attr-defined]
         return [found.get(i) for i in ids]
 
-    return DataLoader(load_fn=load)
+    return DataLoader(load_fn=load, max_batch_size=MAX_BATCH)
 
 
 def _by_parent(
@@ -55,7 +60,7 @@ def _by_parent(
             grouped[getattr(row, parent.key)].append(row)
         return [grouped.get(i, []) for i in parent_ids]
 
-    return DataLoader(load_fn=load)
+    return DataLoader(load_fn=load, max_batch_size=MAX_BATCH)
 
 
 def _latest_interviews(
@@ -91,7 +96,7 @@ def _latest_interviews(
                 grouped[(row.proposal_id, last)].append(row)
         return [grouped.get(key, []) for key in keys]
 
-    return DataLoader(load_fn=load)
+    return DataLoader(load_fn=load, max_batch_size=MAX_BATCH)
 
 
 class Loaders:
