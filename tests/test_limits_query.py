@@ -260,6 +260,7 @@ async def test_introspection_and_suggestions_follow_the_setting(
     off = make_settings(database_url)  # the `api` default
     body = await _post(off, engine, clock, introspect)
     assert "introspection" in body["errors"][0]["message"].lower()
+    assert body["errors"][0]["extensions"] == {"code": "INTROSPECTION_DISABLED"}
     body = await _post(off, engine, clock, typo)
     assert body["errors"][0]["message"] == "Cannot query field 'mee' on type 'Query'."
     on = make_settings(database_url, introspection=True)

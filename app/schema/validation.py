@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from graphql import GraphQLSyntaxError, validate
+from graphql import GraphQLError, GraphQLSyntaxError, validate
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
@@ -12,6 +12,12 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from app.config import Settings
 from app.schema.query_limits import QueryLimits, limits_rule
+
+
+class NoIntrospection(NoSchemaIntrospectionCustomRule):
+    def report_error(self, error: GraphQLError) -> None:
+        error.extensions = {"code": "INTROSPECTION_DISABLED"}
+        super().report_error(error)
 
 
 class DocumentLimits(SchemaExtension):
@@ -57,7 +63,7 @@ class DocumentLimits(SchemaExtension):
                 self.rule,
             ]
             if not self.settings.introspection:
-                rules.append(NoSchemaIntrospectionCustomRule)
+                rules.append(NoIntrospection)
             context.pre_execution_errors = validate(
                 context.schema._schema,
                 document,
