@@ -29,7 +29,6 @@ from app.workers.runtime import WorkerRuntime
 logger = logging.getLogger(__name__)
 
 
-
 async def deliver_mail(message: ClaimedMessage, *, runtime: WorkerRuntime) -> str | None:
     intent = MailIntent.from_payload(message.id, message.created_at, message.payload)
     # A short read transaction, ended before the network call: on SQLite every
