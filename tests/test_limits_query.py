@@ -268,3 +268,17 @@ async def test_introspection_and_suggestions_follow_the_setting(
     assert body["data"] == {"__schema": {"queryType": {"name": "Query"}}}
     body = await _post(on, engine, clock, typo)
     assert "Did you mean 'me'?" in body["errors"][0]["message"]
+
+
+async def test_token_limit_at_its_edge(gql: GraphQLClient, world: World) -> None:
+    def ids(n: int) -> str:  # 15 tokens, n strings and the end of the document
+        return "mutation { markNotificationsRead(ids: [" + ' "1"' * n + " ]) { errors { field } } }"
+
+    token = world.token(world.a.member)
+    at_limit = await gql(ids(DEFAULTS.max_query_tokens - 16), token=token)
+    # Parsed and run: the list is then refused by its own cap, as data.
+    errors = at_limit["data"]["markNotificationsRead"]["errors"]
+    assert errors == [{"field": "ids"}]
+    over = await gql(ids(DEFAULTS.max_query_tokens - 15), token=token)
+    assert over["data"] is None
+    assert over["errors"][0]["extensions"] == {"code": "QUERY_TOO_LARGE"}
