@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 
 import httpx
 import pytest
+import strawberry
 from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode, Visitor, parse, visit
 from graphql.utilities import get_introspection_query
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -13,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from app import cli, config
 from app.config import Settings, load_settings
 from app.main import create_app
-from app.schema import build_schema
+from app.schema import RoundtableSchema, build_schema
 from app.schema.query_limits import QueryLimits, check_document
 from tests.conftest import Clock, GraphQLClient, make_settings
 from tests.factories import World, make_interview, make_world
@@ -282,3 +284,26 @@ async def test_token_limit_at_its_edge(gql: GraphQLClient, world: World) -> None
     over = await gql(ids(DEFAULTS.max_query_tokens - 15), token=token)
     assert over["data"] is None
     assert over["errors"][0]["extensions"] == {"code": "QUERY_TOO_LARGE"}
+
+
+class Colour(enum.Enum):
+    RED = "RED"
+
+
+def test_execution_suggestions_follow_the_schema_setting() -> None:
+    """An enum value in a variable is coerced while executing, not validating."""
+
+    @strawberry.type
+    class Q:
+        @strawberry.field
+        def echo(self, colour: strawberry.enum(Colour)) -> str:  # type: ignore[valid-type]
+            return str(colour.value)
+
+    for hide in (True, False):
+        schema = RoundtableSchema(query=Q)
+        schema.hide_suggestions = hide
+        result = schema.execute_sync(
+            "query($c: Colour!) { echo(colour: $c) }", variable_values={"c": "RE"}
+        )
+        assert result.errors
+        assert ("Did you mean" in result.errors[0].message) is not hide, result.errors

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
@@ -41,9 +43,25 @@ def should_mask(error: GraphQLError) -> bool:
     return extensions.get("code") != "UNAUTHENTICATED"
 
 
+class RoundtableSchema(strawberry.Schema):
+    """Strawberry's schema, telling graphql-core's execution whether to suggest names.
+
+    Validation's suggestions are governed by DocumentLimits; these are execution's, such as
+    an enum value in a variable ("Did you mean the enum value 'PENDING'?").
+    """
+
+    hide_suggestions = True
+
+    def _get_custom_context_kwargs(
+        self, operation_extensions: dict[str, Any] | None = None, *, sync: bool = False
+    ) -> dict[str, Any]:
+        kwargs = super()._get_custom_context_kwargs(operation_extensions, sync=sync)
+        return {**kwargs, "hide_suggestions": self.hide_suggestions}
+
+
 def build_schema(settings: Settings) -> strawberry.Schema:
     guard_root_fields(Query, Mutation)
-    return strawberry.Schema(
+    schema = RoundtableSchema(
         query=Query,
         mutation=Mutation,
         config=StrawberryConfig(auto_camel_case=True),
@@ -53,6 +71,8 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             lambda: MaskErrors(should_mask_error=should_mask),
         ],
     )
+    schema.hide_suggestions = not settings.introspection
+    return schema
 
 
 # For `strawberry export-schema app.schema:schema`; the SDL does not depend on settings.
