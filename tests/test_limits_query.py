@@ -307,3 +307,23 @@ def test_execution_suggestions_follow_the_schema_setting() -> None:
         )
         assert result.errors
         assert ("Did you mean" in result.errors[0].message) is not hide, result.errors
+
+
+def test_documents_beyond_graphql_cores_own_budgets_carry_a_code() -> None:
+    """Nesting the parser refuses, and fragment chains validation gives up on."""
+    schema = build_schema(DEFAULTS)
+    nested = "{ " + "me { " * 300 + "id" + " }" * 300 + " }"
+    chain = "query { ...F0 } " + " ".join(
+        f"fragment F{i} on Query {{ ...F{i + 1} }}" for i in range(240)
+    )
+    chain += " fragment F240 on Query { me { id } }"
+    many = "{ me { " + " id" * 1900 + " } }"
+    for query, code in [
+        (nested, "QUERY_TOO_DEEP"),
+        (chain, "QUERY_TOO_COMPLEX"),
+        (many, "QUERY_TOO_COMPLEX"),
+    ]:
+        result = schema.execute_sync(query)
+        assert result.errors and result.errors[0].extensions == {"code": code}, result.errors
+    _, visited = check_document(SCHEMA, parse(chain), LIMITS)
+    assert visited == selection_nodes(chain)

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from graphql import GraphQLError, GraphQLSyntaxError, validate
 from graphql.validation import NoSchemaIntrospectionCustomRule
+from graphql.validation.validate import ValidationAbortedError
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
@@ -48,9 +49,14 @@ class DocumentLimits(SchemaExtension):
     def on_parse(self) -> Iterator[None]:
         yield
         for error in self.execution_context.pre_execution_errors or ():
-            if isinstance(error, GraphQLSyntaxError) and "tokens" in error.message:
+            if not isinstance(error, GraphQLSyntaxError):
+                continue
+            if "tokens" in error.message:
                 error.message = f"The query is longer than {self.settings.max_query_tokens} tokens."
                 error.extensions = {"code": "QUERY_TOO_LARGE"}
+            elif "nested too deeply" in error.message:
+                error.message = "The query is nested too deeply to be read."
+                error.extensions = {"code": "QUERY_TOO_DEEP"}
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
@@ -64,10 +70,16 @@ class DocumentLimits(SchemaExtension):
             ]
             if not self.settings.introspection:
                 rules.append(NoIntrospection)
-            context.pre_execution_errors = validate(
+            errors = validate(
                 context.schema._schema,
                 document,
                 rules,
                 hide_suggestions=not self.settings.introspection,
             )
+            for error in errors:
+                # graphql-core's own budgets (overlapping fields, fragment work) ran out.
+                if isinstance(error, ValidationAbortedError) and not error.extensions:
+                    error.message = "The query is too complex to validate."
+                    error.extensions = {"code": "QUERY_TOO_COMPLEX"}
+            context.pre_execution_errors = errors
         yield
