@@ -327,3 +327,14 @@ def test_documents_beyond_graphql_cores_own_budgets_carry_a_code() -> None:
         assert result.errors and result.errors[0].extensions == {"code": code}, result.errors
     _, visited = check_document(SCHEMA, parse(chain), LIMITS)
     assert visited == selection_nodes(chain)
+
+
+def test_the_limits_also_work_as_a_plain_graphql_core_rule() -> None:
+    from graphql import specified_rules, validate
+
+    from app.schema.query_limits import limits_rule
+
+    rules = [*specified_rules, limits_rule(LIMITS)]
+    errors = validate(SCHEMA, parse(fragment_bomb(40)), rules)
+    assert [e.extensions for e in errors] == [{"code": "QUERY_TOO_COMPLEX"}]
+    assert validate(SCHEMA, parse(SCREENS["readme"]), rules) == []

@@ -12,7 +12,7 @@ from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRul
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from app.config import Settings
-from app.schema.query_limits import QueryLimits, limits_rule
+from app.schema.query_limits import QueryLimits, check_document
 
 
 class NoIntrospection(NoSchemaIntrospectionCustomRule):
@@ -26,18 +26,17 @@ class DocumentLimits(SchemaExtension):
 
     Validation runs here rather than in Strawberry so that graphql-core can be told to
     leave out "Did you mean ...?" suggestions, which map the schema for anyone when
-    introspection is off. Strawberry skips its own validation when an extension has run it.
+    introspection is off, and so that the limits are checked before graphql-core's rules
+    walk the document. Strawberry skips its own validation when an extension has run it.
     """
 
     def __init__(self, settings: Settings) -> None:
         super().__init__()
         self.settings = settings
-        self.rule = limits_rule(
-            QueryLimits(
-                max_depth=settings.max_query_depth,
-                max_aliases=settings.max_query_aliases,
-                max_cost=settings.max_query_cost,
-            )
+        self.limits = QueryLimits(
+            max_depth=settings.max_query_depth,
+            max_aliases=settings.max_query_aliases,
+            max_cost=settings.max_query_cost,
         )
 
     def on_operation(self) -> Iterator[None]:
@@ -62,20 +61,21 @@ class DocumentLimits(SchemaExtension):
         context = self.execution_context
         document = context.graphql_document
         if document is not None and context.pre_execution_errors is None:
-            rules = [
-                *context.validation_rules,
-                MaybeNullValidationRule,
-                OneOfInputValidationRule,
-                self.rule,
-            ]
-            if not self.settings.introspection:
-                rules.append(NoIntrospection)
-            errors = validate(
-                context.schema._schema,
-                document,
-                rules,
-                hide_suggestions=not self.settings.introspection,
-            )
+            schema = context.schema._schema
+            # The limits first, on their own: a refused document (a fragment bomb) is not
+            # walked by graphql-core's rules at all; the measure is taken once either way.
+            errors, _ = check_document(schema, document, self.limits)
+            if not errors:
+                rules = [
+                    *context.validation_rules,
+                    MaybeNullValidationRule,
+                    OneOfInputValidationRule,
+                ]
+                if not self.settings.introspection:
+                    rules.append(NoIntrospection)
+                errors = validate(
+                    schema, document, rules, hide_suggestions=not self.settings.introspection
+                )
             for error in errors:
                 # graphql-core's own budgets (overlapping fields, fragment work) ran out.
                 if isinstance(error, ValidationAbortedError) and not error.extensions:
