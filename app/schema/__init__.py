@@ -14,20 +14,28 @@ from app.schema.calendars import CalendarMutation, CalendarQuery
 from app.schema.errors import UserInputError
 from app.schema.input_limits import guard_root_fields
 from app.schema.interviews import InterviewMutation, InterviewQuery
+from app.schema.links import LinkFieldsOnly, LinkQuery
 from app.schema.notifications import NotificationMutation, NotificationQuery
 from app.schema.outbox import OutboxMutation, OutboxQuery
-from app.schema.people import AdminMutation, PeopleQuery
+from app.schema.people import AdminMutation, MeMutation, PeopleQuery
 from app.schema.validation import DocumentLimits
 
 
 @strawberry.type
-class Query(PeopleQuery, InterviewQuery, NotificationQuery, CalendarQuery, OutboxQuery):
+class Query(
+    PeopleQuery, InterviewQuery, NotificationQuery, CalendarQuery, OutboxQuery, LinkQuery
+):
     pass
 
 
 @strawberry.type
 class Mutation(
-    InterviewMutation, NotificationMutation, AdminMutation, CalendarMutation, OutboxMutation
+    InterviewMutation,
+    NotificationMutation,
+    AdminMutation,
+    CalendarMutation,
+    OutboxMutation,
+    MeMutation,
 ):
     pass
 
@@ -69,6 +77,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             # Classes or factories, never shared instances: each request gets its own state.
             lambda: DocumentLimits(settings),
             lambda: MaskErrors(should_mask_error=should_mask),
+            LinkFieldsOnly,  # a mail link reaches its interview's fields and nothing else
         ],
     )
     schema.hide_suggestions = not settings.introspection
