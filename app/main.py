@@ -12,8 +12,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
@@ -25,6 +23,9 @@ from app.db import create_engine, create_session_factory
 from app.limits import BodyLimits
 from app.links.access import LINK_HEADER, LinkAccess, LinkRefusal, authenticate_link
 from app.models import utcnow
+from app.ops.logs import RequestIdMiddleware
+from app.ops.metrics import HttpMetricsMiddleware
+from app.ops.routes import ops_routes
 from app.people.tokens import authenticate
 from app.schema import build_schema
 from app.schema.context import Context, request_session
@@ -99,10 +100,6 @@ class RoundtableGraphQL(GraphQL[Context, None]):
         )
 
 
-async def health(_: Request) -> Response:
-    return JSONResponse({"status": "ok"})
-
-
 def create_app(
     settings: Settings,
     *,
@@ -132,7 +129,7 @@ def create_app(
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
-            Route("/health", health),
+            *ops_routes(settings, engine, clock),
             *web_routes(
                 settings=settings, session_factory=create_session_factory(engine), clock=clock
             ),
@@ -146,11 +143,15 @@ def create_app(
             ),
         ],
         middleware=[
+            # Outermost: every log line of the request, and its answer, carry the id.
+            Middleware(RequestIdMiddleware),
+            Middleware(HttpMetricsMiddleware),
+            # Before any route reads the body: oversized or slow bodies are answered here.
             Middleware(
                 BodyLimits,
                 max_bytes=settings.max_request_bytes,
                 timeout_seconds=settings.request_body_timeout_seconds,
-            )
+            ),
         ],
         lifespan=lifespan,
     )

@@ -16,6 +16,7 @@ import uvicorn
 
 from app.cli import uvicorn_options
 from app.main import create_app
+from app.migrate import upgrade
 from tests.conftest import make_settings
 from tests.test_limits_query import fragment_bomb
 
@@ -26,13 +27,15 @@ FAIL_AFTER = 20.0  # seconds a socket waits before the test fails instead of han
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, int]]:
-    """The API on a free port, in a thread; no database is touched by these requests."""
+    """The API on a free port, in a thread, on a migrated SQLite file (for /health)."""
+    url = f"sqlite:///{tmp_path / 'limits.db'}"
+    upgrade(url)
     settings = make_settings(
-        f"sqlite:///{tmp_path / 'unused.db'}",
+        url,
         max_request_bytes=MAX_BYTES,
         request_body_timeout_seconds=BODY_TIMEOUT,
     )
-    options = {**uvicorn_options(settings), "log_level": "warning"}
+    options = {**uvicorn_options(settings), "log_level": "warning", "log_config": None}
     config = uvicorn.Config(create_app(settings), **options)
     server = uvicorn.Server(config)
     sock = socket.socket()
@@ -87,7 +90,7 @@ def test_health_answers_while_fragment_bombs_are_posted(server: tuple[str, int])
 
         with ThreadPoolExecutor(max_workers=6) as pool:
             bombs = [pool.submit(bomb, levels) for levels in (22, 40, 22, 40)]
-            health = [pool.submit(http.get, "/health") for _ in range(10)]
+            health = [pool.submit(http.get, probe) for probe in ["/health", "/livez"] * 5]
             answers = [b.result() for b in bombs]
             statuses = [h.result().status_code for h in health]
         assert statuses == [200] * 10

@@ -10,6 +10,7 @@ from strawberry.extensions import MaskErrors
 from strawberry.schema.config import StrawberryConfig
 
 from app.config import Settings
+from app.ops.graphql_metrics import OperationMetrics
 from app.schema.calendars import CalendarMutation, CalendarQuery
 from app.schema.errors import UserInputError
 from app.schema.input_limits import guard_root_fields
@@ -78,6 +79,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             lambda: DocumentLimits(settings),
             lambda: MaskErrors(should_mask_error=should_mask),
             LinkFieldsOnly,  # a mail link reaches its interview's fields and nothing else
+            OperationMetrics,
         ],
     )
     schema.hide_suggestions = not settings.introspection
