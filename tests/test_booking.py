@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.models import Interview, Notification, OutboxMessage, SlotReservation
+from app.people import service as people
 from app.scheduling.windows import WindowText
 from tests.conftest import Clock, GraphQLClient
 from tests.factories import World, make_interview, make_world
@@ -163,6 +165,31 @@ async def test_a_slot_taken_by_a_members_other_booking_is_unavailable(
     taken = await book(gql, world, interview.id, "2026-03-05T09:00:00Z")
     assert taken["errors"][0]["code"] == "SLOT_UNAVAILABLE"
     assert await written(session) == before
+
+
+async def test_a_candidate_cannot_book_two_proposals_at_the_same_instant(
+    gql: GraphQLClient,
+    world: World,
+    interview: Interview,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    # The same candidate applies to organization B too; B's team shares nobody with A's.
+    second = await people.create_proposal(
+        session=session, project_id=world.b.project.id, candidate_id=world.a.candidate.id
+    )
+    await session.commit()
+    side = dataclasses.replace(world.b, proposal=second, candidate=world.a.candidate)
+    other = await make_interview(
+        session, settings, side, clock.now, windows=WINDOWS, time_zone="UTC"
+    )
+    assert (await book(gql, world, interview.id, "2026-03-05T09:00:00Z"))["errors"] == []
+    before = await written(session)
+    taken = await book(gql, world, other.id, "2026-03-05T09:00:00Z")
+    assert taken["errors"][0]["code"] == "SLOT_UNAVAILABLE"
+    assert await written(session) == before
+    assert (await book(gql, world, other.id, "2026-03-05T09:30:00Z"))["errors"] == []
 
 
 async def test_only_the_candidate_books(
