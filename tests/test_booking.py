@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
-from app.models import Interview, Notification, OutboxMessage, SlotReservation
+from app.models import Interview, InterviewStatus, Notification, OutboxMessage, SlotReservation
 from app.people import service as people
 from app.scheduling.windows import WindowText
 from tests.conftest import Clock, GraphQLClient
@@ -256,6 +256,45 @@ async def test_cancelling_a_booking_frees_the_slot_at_once(
     assert cancels[world.a.candidate.email] == ("CANCEL", 1)
     assert cancels["guest@outside.com"] == ("CANCEL", 1)
     assert cancels[world.a.manager.email] == (None, 1)
+
+
+async def test_only_the_team_and_the_candidate_cancel_a_booking(
+    gql: GraphQLClient, world: World, interview: Interview, session: AsyncSession
+) -> None:
+    await book(gql, world, interview.id, "2026-03-05T09:00:00Z")
+    before = await written(session)
+    refused = [
+        (world.a.manager, "FORBIDDEN"),  # sees the interview, acts for no team
+        (world.b.manager, "NOT_FOUND"),
+        (world.b.member, "NOT_FOUND"),
+        (world.b.candidate, "NOT_FOUND"),
+    ]
+    for who, code in refused:
+        body = await gql(
+            CANCEL, {"input": {"interviewId": str(interview.id)}}, token=world.token(who)
+        )
+        assert body["data"]["cancelInterview"]["errors"][0]["code"] == code, who.email
+        moved = await gql(
+            RESCHEDULE,
+            {
+                "input": {
+                    "interviewId": str(interview.id),
+                    "timeZone": "UTC",
+                    "windows": [
+                        {"start": "2026-03-09T10:00", "end": "2026-03-09T11:00"},
+                        {"start": "2026-03-10T10:00", "end": "2026-03-10T11:00"},
+                    ],
+                }
+            },
+            token=world.token(who),
+        )
+        assert moved["data"]["rescheduleInterview"]["errors"][0]["code"] == code, who.email
+    assert await written(session) == before
+    status = await session.scalar(
+        select(Interview.status).where(Interview.id == interview.id)
+    )
+    await session.commit()
+    assert status == InterviewStatus.BOOKED
 
 
 async def test_reschedule_cancels_and_requests_new_times_atomically(
