@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import socket
@@ -78,7 +79,8 @@ async def test_create_admin_prints_a_token_that_acts_as_that_admin(tmp_path: Pat
     url = f"sqlite:///{tmp_path / 'admin.db'}"
     env = {**_clean_env(), "ROUNDTABLE_DATABASE_URL": url}
     runs = [
-        subprocess.run(
+        await asyncio.to_thread(
+            subprocess.run,
             [sys.executable, "-m", "app.cli", "create-admin", "--email", "Boss@Example.com"],
             env=env,
             capture_output=True,
