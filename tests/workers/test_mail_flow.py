@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+from icalendar import Calendar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +15,7 @@ from app.config import Settings
 from app.db import begin_write
 from app.models import OutboxMessage
 from app.notifications.facts import MailIntent, load_interview_facts, superseded
+from app.notifications.ical import interview_uid
 from app.notifications.kinds import InviteMethod, MessageKind
 from app.notifications.mail import render_mail, span
 from app.notifications.text import when
@@ -143,3 +145,61 @@ async def test_every_mail_of_an_interview_renders_in_the_readers_zone(
         assert superseded(intent, facts) == (
             "the booking was cancelled before its invite went out"
         ), "an invite still queued after its cancellation is not sent"
+
+
+async def _invites(
+    session: AsyncSession, settings: Settings, kind: MessageKind
+) -> dict[str, Calendar | None]:
+    """Each recipient's mail of this kind, rendered as the worker would: its invite, if any."""
+    rows = await session.scalars(select(OutboxMessage).where(OutboxMessage.topic == "mail"))
+    found: dict[str, Calendar | None] = {}
+    for row in rows:
+        if row.payload["kind"] != kind:
+            continue
+        intent = MailIntent.from_payload(row.id, row.created_at, row.payload)
+        assert intent.interview_id is not None
+        mail = render_mail(intent, await load_interview_facts(session, intent.interview_id), settings)
+        parts = [p for p in mail.walk() if p.get_content_type() == "text/calendar"]
+        calendar = Calendar.from_ical(parts[0].get_content()) if parts else None
+        if calendar is not None:
+            assert calendar["METHOD"] == parts[0].get_param("method")
+        found[intent.to] = calendar
+    await session.commit()
+    return found
+
+
+async def test_a_cancellation_invite_cancels_the_same_event_with_a_higher_sequence(
+    session: AsyncSession, settings: Settings, clock: Clock
+) -> None:
+    """METHOD and SEQUENCE as calendars need them, without a broker or an SMTP server."""
+    await begin_write(session)
+    world = await make_world(session)
+    side = world.a
+    await begin_write(session)
+    interview = await make_interview(session, settings, side, clock.now, invite_emails=[GUEST])
+    await begin_write(session)
+    await book_first_slot(session, settings, side, interview, clock.now)
+    booked = await _invites(session, settings, MessageKind.INTERVIEW_BOOKED)
+    await begin_write(session)
+    await requests.cancel_interview(
+        session=session,
+        viewer=await load_viewer(session, side.member),
+        interview_id=interview.id,
+        reason="filled",
+        now=clock.now,
+    )
+    await session.commit()
+    cancelled = await _invites(session, settings, MessageKind.INTERVIEW_CANCELLED)
+
+    invited = {side.candidate.email, side.member.email, GUEST}
+    for found, method, sequence in [(booked, "REQUEST", 0), (cancelled, "CANCEL", 1)]:
+        assert found[side.manager.email] is None, "the manager is told, not invited"
+        assert {to for to, calendar in found.items() if calendar is not None} == invited
+        for to in invited:
+            calendar = found[to]
+            assert calendar is not None
+            event = calendar.events[0]
+            assert (calendar["METHOD"], int(event["SEQUENCE"])) == (method, sequence), to
+            assert event["UID"] == interview_uid(interview.id), to
+            if method == "CANCEL":
+                assert event["STATUS"] == "CANCELLED", to
