@@ -31,6 +31,7 @@ from app.scheduling import repository
 from tests.unit.sql_eval import evaluate
 
 ORGS = [uuid.UUID(int=n) for n in range(1, 4)]
+SESSION: Any = object()  # stands for the caller's session: passed through to every query
 PEOPLE = [uuid.UUID(int=100 + n) for n in range(4)]
 
 
@@ -142,9 +143,14 @@ async def test_an_account_manager_sees_the_organizations_of_their_projects() -> 
     assert where is not None
     assert evaluate(where, {"projects": assigned}) and not evaluate(where, {"projects": other})
     assert statement._distinct
+    assert [(c.table.name, c.key) for c in statement.selected_columns] == [  # type: ignore[attr-defined]
+        ("projects", "organization_id")
+    ]
     for role in (Role.ADMIN, Role.HIRING_MEMBER, Role.CANDIDATE):
         quiet = FakeSession([ORGS[0]], [])
-        plain = await load_viewer(quiet, user(role, ORGS[1]))  # type: ignore[arg-type]
+        them = user(role, ORGS[1])
+        plain = await load_viewer(quiet, them)  # type: ignore[arg-type]
+        assert plain.user is them
         assert plain.managed_organization_ids == frozenset() and quiet.statements == []
 
 
@@ -161,14 +167,16 @@ def stored(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     calls: list[tuple[str, Any, bool]] = []
 
     async def get_proposal_and_project(
-        _session: Any, proposal_id: uuid.UUID, *, lock: bool = False
+        session: Any, proposal_id: uuid.UUID, *, lock: bool = False
     ) -> tuple[Proposal, Project] | None:
+        assert session is SESSION
         calls.append(("proposal", proposal_id, lock))
         return (applied, of) if proposal_id == applied.id else None
 
     async def get_interview(
-        _session: Any, interview_id: uuid.UUID, *, lock: bool = False
+        session: Any, interview_id: uuid.UUID, *, lock: bool = False
     ) -> Interview | None:
+        assert session is SESSION
         calls.append(("interview", interview_id, lock))
         if interview_id != interview.id:
             return None
@@ -197,17 +205,17 @@ def not_found(exc: pytest.ExceptionInfo[ServiceError], field: str, what: str) ->
 async def test_a_proposal_is_found_only_by_who_may_see_it(stored: dict[str, Any]) -> None:
     applied = stored["proposal"]
     member = Viewer(user(Role.HIRING_MEMBER, ORGS[0]))
-    found = await scheduling_access.proposal_for(None, member, applied.id, lock=True)  # type: ignore[arg-type]
+    found = await scheduling_access.proposal_for(SESSION, member, applied.id, lock=True)
     assert found == (applied, stored["project"])
     assert stored["calls"] == [("proposal", applied.id, True)]
-    await scheduling_access.proposal_for(None, member, applied.id)  # type: ignore[arg-type]
+    await scheduling_access.proposal_for(SESSION, member, applied.id)
     assert stored["calls"][-1] == ("proposal", applied.id, False)
     for viewer, proposal_id in [
         (Viewer(user(Role.HIRING_MEMBER, ORGS[1])), applied.id),
         (member, uuid.uuid4()),
     ]:
         with pytest.raises(ServiceError) as caught:
-            await scheduling_access.proposal_for(None, viewer, proposal_id)  # type: ignore[arg-type]
+            await scheduling_access.proposal_for(SESSION, viewer, proposal_id)
         not_found(caught, "proposalId", "proposal")
 
 
@@ -216,7 +224,7 @@ async def test_an_interview_is_found_only_by_who_may_see_it_and_relocked(
 ) -> None:
     interview, applied = stored["interview"], stored["proposal"]
     candidate = Viewer(user(Role.CANDIDATE, id=PEOPLE[0]))
-    found = await scheduling_access.interview_for(None, candidate, interview.id)  # type: ignore[arg-type]
+    found = await scheduling_access.interview_for(SESSION, candidate, interview.id)
     assert (found.interview, found.proposal, found.project) == (
         interview,
         applied,
@@ -224,7 +232,7 @@ async def test_an_interview_is_found_only_by_who_may_see_it_and_relocked(
     )
     assert stored["calls"] == [("interview", interview.id, False), ("proposal", applied.id, False)]
     stored["calls"].clear()
-    locked = await scheduling_access.interview_for(None, candidate, interview.id, lock=True)  # type: ignore[arg-type]
+    locked = await scheduling_access.interview_for(SESSION, candidate, interview.id, lock=True)
     assert locked.interview is stored["relocked"], "read again under the proposal's lock"
     assert stored["calls"] == [
         ("interview", interview.id, False),
@@ -236,7 +244,7 @@ async def test_an_interview_is_found_only_by_who_may_see_it_and_relocked(
         (candidate, uuid.uuid4()),
     ]:
         with pytest.raises(ServiceError) as caught:
-            await scheduling_access.interview_for(None, viewer, interview_id)  # type: ignore[arg-type]
+            await scheduling_access.interview_for(SESSION, viewer, interview_id)
         not_found(caught, "interviewId", "interview")
 
 
@@ -245,8 +253,8 @@ async def test_an_interview_whose_proposal_is_gone_reads_as_not_found(
 ) -> None:
     stored["interview"].proposal_id = uuid.uuid4()
     with pytest.raises(ServiceError) as caught:
-        await scheduling_access.interview_for(  # type: ignore[arg-type]
-            None, Viewer(user(Role.ADMIN)), stored["interview"].id
+        await scheduling_access.interview_for(
+            SESSION, Viewer(user(Role.ADMIN)), stored["interview"].id
         )
     not_found(caught, "interviewId", "interview")
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from app.models import (
+    CalendarConnection,
+    ConnectionState,
     Interview,
     InterviewStatus,
     Participant,
@@ -22,7 +25,9 @@ from app.notifications.facts import InterviewFacts, MailIntent, _uuid, supersede
 from app.notifications.ical import Person
 from app.notifications.kinds import InviteMethod, MessageKind
 from app.notifications.service import Recipient
-from app.scheduling.audience import Audience
+from app.scheduling import audience as audience_module
+from app.scheduling import repository
+from app.scheduling.audience import Audience, load_audience
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 OUTBOX_ID = uuid.uuid4()
@@ -197,3 +202,67 @@ def test_the_team_is_members_then_invitees_then_the_requester(audience: Audience
         ("guest@out.com", InviteMethod.CANCEL),
         ("m@x.com", None),  # the requester, told without an invite (kept from the member)
     ]
+
+
+async def test_load_audience_asks_who_holds_the_event_only_when_cancelling_a_booking(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    session: Any = object()
+    member = person(Role.HIRING_MEMBER, "m@x.com", "UTC")
+    later = person(Role.HIRING_MEMBER, "l@x.com", "UTC")  # connected after the booking
+    requester = person(Role.HIRING_MEMBER, "r@x.com", "UTC")
+    candidate = person(Role.CANDIDATE, "cand@x.com", "UTC")
+    manager = person(Role.ACCOUNT_MANAGER, "am@x.com", "UTC")
+    everyone = {u.id: u for u in (member, later, requester, candidate, manager)}
+    interview = Interview(id=uuid.uuid4(), requested_by_id=requester.id)
+    proposal = Proposal(candidate_id=candidate.id)
+    project = Project(account_manager_id=manager.id)
+    participants = [
+        Participant(kind=ParticipantKind.INVITEE, email="g@out.com"),
+        Participant(kind=ParticipantKind.MEMBER, user_id=later.id, email=later.email),
+        Participant(kind=ParticipantKind.MEMBER, user_id=member.id, email=member.email),
+    ]
+    asked: list[Any] = []
+
+    async def participants_of(s: Any, interview_id: uuid.UUID) -> list[Participant]:
+        assert s is session and interview_id == interview.id
+        return participants
+
+    async def users_by_ids(s: Any, ids: set[uuid.UUID]) -> dict[uuid.UUID, User]:
+        assert s is session
+        asked.append(("users", set(ids)))
+        return {i: everyone[i] for i in ids}
+
+    async def members_with_calendar_events(s: Any, interview_id: uuid.UUID) -> set[uuid.UUID]:
+        assert s is session and interview_id == interview.id
+        asked.append("events")
+        return {member.id}
+
+    async def connections_of_users(*, session: Any, user_ids: list[uuid.UUID]) -> list[Any]:
+        assert session is session_
+        asked.append(("connections", list(user_ids)))
+        return [
+            CalendarConnection(user_id=later.id, state=ConnectionState.CONNECTED),
+            CalendarConnection(user_id=member.id, state=ConnectionState.BROKEN),
+        ]
+
+    session_ = session
+    monkeypatch.setattr(repository, "participants_of", participants_of)
+    monkeypatch.setattr(repository, "users_by_ids", users_by_ids)
+    monkeypatch.setattr(repository, "members_with_calendar_events", members_with_calendar_events)
+    monkeypatch.setattr(audience_module, "connections_of_users", connections_of_users)
+
+    told = await load_audience(session, interview, proposal, project)
+    assert told.calendar_member_ids == frozenset({later.id}), "connected now, broken excluded"
+    assert (told.interview, told.proposal, told.project) == (interview, proposal, project)
+    assert (told.candidate, told.account_manager, told.requester) == (candidate, manager, requester)
+    assert told.participants == participants
+    assert told.members == [later, member]
+    assert asked == [
+        ("users", {member.id, later.id, candidate.id, manager.id, requester.id}),
+        ("connections", sorted([member.id, later.id])),
+    ]
+    asked.clear()
+    cancelling = await load_audience(session, interview, proposal, project, cancelling=True)
+    assert cancelling.calendar_member_ids == frozenset({member.id}), "who holds the event"
+    assert asked[1:] == ["events"]

@@ -250,3 +250,35 @@ def test_a_row_moves_through_the_machine_as_the_model_says(
                 claimable(row_id, now + seconds(10**6)),
                 {"outbox_messages": row_of(model, row_id, topic)},
             )
+
+
+def test_a_row_is_published_again_exactly_when_it_has_been_quiet_for_republish_after() -> None:
+    now = T0 + seconds(1000)
+    stale = now - OPTIONS.republish_after
+    condition = due_for_publishing(["mail"], now=now, options=OPTIONS)
+
+    def due(published_at: datetime | None, available_at: datetime) -> bool:
+        model = Model(published_at=published_at, available_at=available_at)
+        return evaluate(condition, {"outbox_messages": row_of(model, uuid.uuid4(), "mail")})
+
+    assert due(None, now) and not due(None, now + seconds(1))
+    assert due(stale, stale)
+    assert not due(stale + seconds(1), stale)
+    assert not due(stale, stale + seconds(1))
+    for status in (OutboxStatus.DONE, OutboxStatus.FAILED):
+        finished = row_of(Model(status=status), uuid.uuid4(), "mail")
+        assert not evaluate(condition, {"outbox_messages": finished})
+
+
+def test_a_claim_no_longer_holds_once_the_row_is_finished() -> None:
+    row_id = uuid.uuid4()
+    claimed = ClaimedMessage(row_id, "mail", {}, T0, 2)
+    for status, holds in [
+        (OutboxStatus.PENDING, True),
+        (OutboxStatus.DONE, False),
+        (OutboxStatus.FAILED, False),
+    ]:
+        row = row_of(Model(status=status, attempts=2), row_id, "mail")
+        assert evaluate(still_ours(claimed), {"outbox_messages": row}) is holds, status
+    taken_again = row_of(Model(attempts=3), row_id, "mail")
+    assert not evaluate(still_ours(claimed), {"outbox_messages": taken_again})

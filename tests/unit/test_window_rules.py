@@ -174,3 +174,54 @@ def test_parse_windows_agrees_with_the_model(windows: list[tuple[int, int]], dur
     with pytest.raises(ServiceError) as caught:
         parse_windows(texts, tz=UTC_ZONE, rules=rules)
     assert sorted(e.field or "" for e in caught.value.errors) == sorted(expected)
+
+
+def test_wall_clock_times_are_read_in_the_teams_zone() -> None:
+    new_york = ZoneInfo("America/New_York")  # EST, UTC-5, on 2 March 2026
+    parsed = parse_windows(
+        [
+            WindowText("2026-03-03T09:00", "2026-03-03T10:00"),
+            WindowText("2026-03-03T11:00", "2026-03-03T12:00"),
+        ],
+        tz=new_york,
+        rules=RULES,
+    )
+    assert parsed[0] == TimeRange(
+        datetime(2026, 3, 3, 14, 0, tzinfo=UTC), datetime(2026, 3, 3, 15, 0, tzinfo=UTC)
+    )
+    with pytest.raises(ServiceError) as caught:
+        parse_windows(
+            [WindowText("2026-03-08T02:30", "2026-03-08T04:00"), window(200, 300)],
+            tz=new_york,
+            rules=RULES,
+        )
+    [error] = caught.value.errors
+    assert (error.field, error.message) == (
+        "windows.0.start",
+        "2026-03-08 02:30 does not exist in America/New_York: clocks skip it for daylight "
+        "saving time",
+    )
+
+
+def test_a_bad_window_does_not_hide_the_problems_of_the_next_ones() -> None:
+    bad = {
+        "unreadable": WindowText("soon", text(60)),
+        "backwards": window(120, 60),
+        "short": window(60, 70),
+        "past": window(-30, 60),
+        "too far": window(60, 10 * 24 * 60 + 5),
+    }
+    for what, first in bad.items():
+        fields = [
+            f for f, _ in problems([first, window(200, 100), window(900, 1000), window(950, 1100)])
+        ]
+        assert fields[1:] == ["windows.1.end", "windows.3.start"], what
+
+
+def test_an_overlap_names_the_window_reaching_furthest_first_listed() -> None:
+    # 0 and 1 end together; 2 overlaps both and is reported against 0, the first of them.
+    found = problems([window(60, 600), window(100, 600), window(300, 400)])
+    assert found == [
+        ("windows.1.start", "the window overlaps window 0"),
+        ("windows.2.start", "the window overlaps window 0"),
+    ]
