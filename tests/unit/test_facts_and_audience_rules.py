@@ -34,7 +34,7 @@ OUTBOX_ID = uuid.uuid4()
 
 
 def test_a_mail_intent_reads_its_payload_with_defaults() -> None:
-    user_id, interview_id = uuid.uuid4(), uuid.uuid4()
+    user_id, interview_id, grant_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     full = MailIntent.from_payload(
         OUTBOX_ID,
         T0,
@@ -47,6 +47,7 @@ def test_a_mail_intent_reads_its_payload_with_defaults() -> None:
             "invite": "CANCEL",
             "sequence": 3,
             "message": "hello",
+            "link_grant_id": str(grant_id),
         },
     )
     assert full == MailIntent(
@@ -60,6 +61,7 @@ def test_a_mail_intent_reads_its_payload_with_defaults() -> None:
         invite=InviteMethod.CANCEL,
         sequence=3,
         message="hello",
+        link_grant_id=grant_id,
     )
     bare = MailIntent.from_payload(
         OUTBOX_ID, T0, {"to": "b@x.com", "time_zone": None, "invite": ""}

@@ -64,7 +64,7 @@ def local_instants(wall: datetime, tz: ZoneInfo) -> list[datetime]:
     guess = wall.replace(tzinfo=UTC)
     return [
         u
-        for k in range(-26 * 60, 26 * 60 + 1)
+        for k in range(-15 * 60, 15 * 60 + 1)  # UTC offsets lie within -12 h and +14 h
         if (u := guess + k * MINUTE).astimezone(tz).replace(tzinfo=None) == wall
     ]
 
