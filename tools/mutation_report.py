@@ -42,7 +42,10 @@ def results(module: str) -> dict[str, str]:
     if not meta.exists():
         return {}
     codes = json.loads(meta.read_text())["exit_code_by_key"]
-    return {name: STATUS.get(code, "not checked" if code is None else "suspicious") for name, code in codes.items()}
+    return {
+        name: STATUS.get(code, "not checked" if code is None else "suspicious")
+        for name, code in codes.items()
+    }
 
 
 def main() -> int:
@@ -79,7 +82,9 @@ def main() -> int:
             f"{counts['alive']:5} {score:6.1f}%"
         )
     if survivors:
-        print("\nAlive (kill them with a test, or excuse them in tests/mutation/equivalent_mutants.md):")
+        print(
+            "\nAlive (kill with a test, or excuse in tests/mutation/equivalent_mutants.md):"
+        )
         for name, status in survivors:
             print(f"  {name}  [{status}]  (mutmut show {name})")
     stale = sorted(name for name in reasons if name not in seen or results_status(name) in DETECTED)
