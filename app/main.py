@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -25,7 +24,6 @@ from app.models import utcnow
 from app.people.tokens import authenticate
 from app.schema import build_schema
 from app.schema.context import Context, request_session
-from app.schema.loaders import Loaders
 
 logger = logging.getLogger(__name__)
 
@@ -71,14 +69,11 @@ class RoundtableGraphQL(GraphQL[Context, None]):
                 viewer = await load_viewer(session, user)
             # Authentication reads only; end that transaction so SQLite's lock is released.
             await session.commit()
-        lock = asyncio.Lock()  # one operation at a time on the request's session
         return Context(
             request=request,
             session=session,
             settings=self.settings,
             viewer=viewer,
-            loaders=Loaders(session, lock),
-            db_lock=lock,
             on_outbox_written=self.on_outbox_written,
             clock=self.clock,
         )

@@ -69,9 +69,9 @@ class CalendarQuery:
 
 
 async def own_connections(info: Info) -> list[CalendarConnection]:
-    async with info.context.db_lock:
+    async with info.context.db() as session:
         rows = await connections.connections_of_users(
-            session=info.context.session, user_ids=[info.context.require_viewer().id]
+            session=session, user_ids=[info.context.require_viewer().id]
         )
     return [CalendarConnection.of(row) for row in rows]
 

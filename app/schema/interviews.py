@@ -129,9 +129,8 @@ class InterviewQuery:
         if proposal_id is None:
             return None
         try:
-            found, _ = await proposal_for(
-                info.context.session, info.context.require_viewer(), proposal_id
-            )
+            async with info.context.db() as session:
+                found, _ = await proposal_for(session, info.context.require_viewer(), proposal_id)
         except ServiceError:
             return None  # not found and not yours read the same
         return Proposal(model=found)
@@ -142,10 +141,8 @@ class InterviewQuery:
         if interview_id is None:
             return None
         try:
-            async with info.context.db_lock:
-                found = await interview_for(
-                    info.context.session, info.context.require_viewer(), interview_id
-                )
+            async with info.context.db() as session:
+                found = await interview_for(session, info.context.require_viewer(), interview_id)
         except ServiceError:
             return None
         return Interview(model=found.interview)
@@ -159,9 +156,9 @@ class InterviewQuery:
         after: str | None = None,
     ) -> InterviewConnection:
         with query_errors():
-            async with info.context.db_lock:
+            async with info.context.db() as session:
                 rows, has_next = await listing.my_interviews(
-                    session=info.context.session,
+                    session=session,
                     viewer=info.context.require_viewer(),
                     group=group,
                     first=page_size(20 if first is None else first),
@@ -184,9 +181,9 @@ class InterviewQuery:
 
     @strawberry.field(permission_classes=[IsAuthenticated])
     async def my_applications(self, info: Info) -> list[Application]:
-        async with info.context.db_lock:
+        async with info.context.db() as session:
             views = await listing.my_applications(
-                session=info.context.session, viewer=info.context.require_viewer()
+                session=session, viewer=info.context.require_viewer()
             )
         return [
             Application(proposal=Proposal(model=v.proposal), action_required=v.action_required)
@@ -198,9 +195,9 @@ class InterviewQuery:
         self, info: Info, interview_id: strawberry.ID, time_zone: str
     ) -> SlotAvailability:
         with query_errors():
-            async with info.context.db_lock:
+            async with info.context.db() as session:
                 result = await booking.available_slots(
-                    session=info.context.session,
+                    session=session,
                     viewer=info.context.require_viewer(),
                     settings=info.context.settings,
                     interview_id=parse_id(interview_id, "interviewId", "interview"),

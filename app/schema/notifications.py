@@ -31,9 +31,9 @@ class NotificationQuery:
         after: str | None = None,
     ) -> NotificationConnection:
         with query_errors():
-            async with info.context.db_lock:
+            async with info.context.db() as session:
                 rows, has_next = await listing.notifications_of(
-                    session=info.context.session,
+                    session=session,
                     user_id=info.context.require_viewer().id,
                     unread_only=bool(unread_only),
                     first=page_size(20 if first is None else first),

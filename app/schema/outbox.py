@@ -94,11 +94,12 @@ class OutboxQuery:
         with query_errors():
             if not info.context.require_viewer().is_admin:
                 raise ServiceError.one(ErrorCode.FORBIDDEN, "only admins can see the outbox")
-            rows, has_next = await admin.failed_messages(
-                session=info.context.session,
-                first=page_size(first),
-                after=Cursor.decode(after) if after else None,
-            )
+            async with info.context.db() as session:
+                rows, has_next = await admin.failed_messages(
+                    session=session,
+                    first=page_size(first),
+                    after=Cursor.decode(after) if after else None,
+                )
         edges = [
             Edge(node=OutboxMessage(model=row), cursor=Cursor(row.created_at, row.id).encode())
             for row in rows
