@@ -6,15 +6,16 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
 
 from app.access import load_viewer
 from app.calendars.oauth import oauth_callback
@@ -24,6 +25,11 @@ from app.models import utcnow
 from app.people.tokens import authenticate
 from app.schema import build_schema
 from app.schema.context import Context, request_session
+from app.schema.reporting import (
+    DATABASE_UNAVAILABLE_MESSAGE,
+    SERVICE_UNAVAILABLE,
+    is_database_outage,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -51,12 +57,44 @@ class RoundtableGraphQL(GraphQL[Context, None]):
         self.clock = clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async with self.session_factory() as session:
-            token = request_session.set(session)
-            try:
-                await super().__call__(scope, receive, send)
-            finally:
-                request_session.reset(token)
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            async with self.session_factory() as session:
+                token = request_session.set(session)
+                try:
+                    await super().__call__(scope, receive, tracking_send)
+                finally:
+                    request_session.reset(token)
+        except Exception as exc:
+            # Authentication reads the database before any GraphQL execution: an outage
+            # there is still answered as GraphQL, with 503 so clients and proxies retry.
+            if scope["type"] != "http" or started or not is_database_outage(exc):
+                raise
+            logger.warning("database unavailable: %s: %s", type(exc).__name__, exc)
+            await database_unavailable()(scope, receive, send)
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        results = response_data if isinstance(response_data, list) else [response_data]
+        codes = {
+            (error.get("extensions") or {}).get("code")
+            for result in results
+            for error in cast(list[dict[str, Any]], result.get("errors") or [])
+        }
+        if SERVICE_UNAVAILABLE in codes:
+            response.status_code = 503
+            response.headers["Retry-After"] = "5"
+        return response
 
     async def get_context(self, request: Any, response: Any) -> Context:
         session = request_session.get()
@@ -77,6 +115,19 @@ class RoundtableGraphQL(GraphQL[Context, None]):
             on_outbox_written=self.on_outbox_written,
             clock=self.clock,
         )
+
+
+def database_unavailable() -> Response:
+    body = {
+        "data": None,
+        "errors": [
+            {
+                "message": DATABASE_UNAVAILABLE_MESSAGE,
+                "extensions": {"code": SERVICE_UNAVAILABLE},
+            }
+        ],
+    }
+    return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
 
 
 async def health(_: Request) -> Response:

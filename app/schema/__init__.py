@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import strawberry
-from graphql import GraphQLError
 from strawberry.extensions import (
-    MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     QueryDepthLimiter,
@@ -14,11 +12,11 @@ from strawberry.schema.config import StrawberryConfig
 
 from app.config import Settings
 from app.schema.calendars import CalendarMutation, CalendarQuery
-from app.schema.errors import UserInputError
 from app.schema.interviews import InterviewMutation, InterviewQuery
 from app.schema.notifications import NotificationMutation, NotificationQuery
 from app.schema.outbox import OutboxMutation, OutboxQuery
 from app.schema.people import AdminMutation, PeopleQuery
+from app.schema.reporting import ClientErrors, RoundtableSchema
 
 
 @strawberry.type
@@ -33,19 +31,8 @@ class Mutation(
     pass
 
 
-def should_mask(error: GraphQLError) -> bool:
-    """Hide unexpected exceptions; show validation, permission and user-input errors."""
-    original = error.original_error
-    if original is None:
-        return False  # a syntax or validation error of the query itself
-    if isinstance(original, UserInputError):
-        return False
-    extensions = getattr(original, "extensions", None) or {}
-    return extensions.get("code") != "UNAUTHENTICATED"
-
-
 def build_schema(settings: Settings) -> strawberry.Schema:
-    return strawberry.Schema(
+    return RoundtableSchema(
         query=Query,
         mutation=Mutation,
         config=StrawberryConfig(auto_camel_case=True),
@@ -54,7 +41,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
             lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
             lambda: MaxAliasesLimiter(max_alias_count=settings.max_query_aliases),
-            lambda: MaskErrors(should_mask_error=should_mask),
+            ClientErrors,  # masks unexpected exceptions; codes on the rest (app.schema.reporting)
         ],
     )
 
