@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     max_query_depth: int = Field(default=10, ge=3)
     max_query_tokens: int = Field(default=2000, ge=100)
     max_query_aliases: int = Field(default=30, ge=1)
+    # Origins of browser apps allowed to call the API (CORS), comma-separated; "*" for any.
+    cors_origins: str = ""
 
     @field_validator("database_url")
     @classmethod
@@ -96,6 +98,26 @@ class Settings(BaseSettings):
         if "{interview_id}" not in value:
             raise ValueError("the template must contain {interview_id}")
         return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _cors_origins(cls, value: str) -> str:
+        for origin in (o.strip() for o in value.split(",") if o.strip()):
+            parts = urlsplit(origin)
+            if origin != "*" and (
+                parts.scheme not in {"http", "https"}
+                or not parts.netloc
+                or parts.path not in {"", "/"}
+                or parts.query
+            ):
+                raise ValueError(
+                    f"{origin!r} is not an origin: use scheme://host[:port], comma-separated"
+                )
+        return value
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
 
     @property
     def async_database_url(self) -> str:

@@ -10,6 +10,9 @@ from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -173,5 +176,25 @@ def create_app(
                 ),
             ),
         ],
+        middleware=http_middleware(settings),
         lifespan=lifespan,
     )
+
+
+def http_middleware(settings: Settings) -> list[Middleware]:
+    """CORS for the browser apps named in ROUNDTABLE_CORS_ORIGINS; gzip for large answers."""
+    middleware = []
+    if settings.cors_origin_list:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origin_list,
+                allow_methods=["GET", "POST"],
+                # Bearer tokens, not cookies: no credentials mode is needed.
+                allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+                expose_headers=["X-Request-ID", "Retry-After"],
+                max_age=600,
+            )
+        )
+    middleware.append(Middleware(GZipMiddleware, minimum_size=1024))
+    return middleware
