@@ -6,6 +6,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -14,8 +15,9 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 from starlette.types import Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
@@ -82,6 +84,9 @@ class RoundtableGraphQL(GraphQL[Context, None]):
             logger.warning("database unavailable: %s: %s", type(exc).__name__, exc)
             await database_unavailable()(scope, receive, send)
 
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return graphiql_page()
+
     def create_response(
         self,
         response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
@@ -118,6 +123,35 @@ class RoundtableGraphQL(GraphQL[Context, None]):
             on_outbox_written=self.on_outbox_written,
             clock=self.clock,
         )
+
+
+GRAPHIQL_ASSETS = Path(__file__).parent / "static" / "graphiql"
+GRAPHIQL_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>Roundtable GraphiQL</title>
+  <style>body { margin: 0; height: 100vh; } #graphiql { height: 100vh; }</style>
+  <link rel="stylesheet" href="/graphiql/graphiql.min.css">
+</head>
+<body>
+  <div id="graphiql">Loading GraphiQL...</div>
+  <script src="/graphiql/react.production.min.js"></script>
+  <script src="/graphiql/react-dom.production.min.js"></script>
+  <script src="/graphiql/graphiql.min.js"></script>
+  <script src="/graphiql/graphiql-init.js"></script>
+</body>
+</html>
+"""
+# Everything from Roundtable itself; inline styles only (CodeMirror positions by style).
+GRAPHIQL_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'"
+)
+
+
+def graphiql_page() -> Response:
+    return HTMLResponse(GRAPHIQL_PAGE, headers={"Content-Security-Policy": GRAPHIQL_CSP})
 
 
 def database_unavailable() -> Response:
@@ -163,8 +197,14 @@ def create_app(
         if own_engine:
             await engine.dispose()
 
+    assets = (
+        [Mount("/graphiql", StaticFiles(directory=GRAPHIQL_ASSETS), name="graphiql")]
+        if settings.graphiql
+        else []
+    )
     return Starlette(
         routes=[
+            *assets,
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/health", health),
             Route(
