@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access import Viewer
 from app.models import Interview, InterviewStatus, Participant, Project, Proposal, Role
-from app.pagination import Cursor
+from app.pagination import Cursor, Order, count_rows, fetch_page
 
 
 class InterviewGroup(enum.StrEnum):
@@ -73,6 +73,21 @@ def sort_key(interview: Interview, group: InterviewGroup) -> datetime:
             return interview.cancelled_at
 
 
+def my_interviews_query(
+    *, viewer: Viewer, group: InterviewGroup, now: datetime
+) -> tuple[Select[Any], Order]:
+    in_group, order = _group(group, now)
+    query = (
+        select(Interview)
+        .join(Proposal, Proposal.id == Interview.proposal_id)
+        .join(Project, Project.id == Proposal.project_id)
+        .where(in_group, _mine(viewer))
+    )
+    return query, Order(
+        order.column, Interview.id, order.descending, lambda row: sort_key(row, group)
+    )
+
+
 async def my_interviews(
     *,
     session: AsyncSession,
@@ -83,32 +98,15 @@ async def my_interviews(
     now: datetime,
 ) -> tuple[Sequence[Interview], bool]:
     """One page, and whether another follows; one query."""
-    in_group, order = _group(group, now)
-    query = (
-        select(Interview)
-        .join(Proposal, Proposal.id == Interview.proposal_id)
-        .join(Project, Project.id == Proposal.project_id)
-        .where(in_group, _mine(viewer))
-    )
-    if after is not None:
-        if order.descending:
-            query = query.where(
-                or_(
-                    order.column < after.at, and_(order.column == after.at, Interview.id < after.id)
-                )
-            )
-        else:
-            query = query.where(
-                or_(
-                    order.column > after.at, and_(order.column == after.at, Interview.id > after.id)
-                )
-            )
-    if order.descending:
-        query = query.order_by(order.column.desc(), Interview.id.desc())
-    else:
-        query = query.order_by(order.column.asc(), Interview.id.asc())
-    rows = list(await session.scalars(query.limit(first + 1)))
-    return rows[:first], len(rows) > first
+    query, order = my_interviews_query(viewer=viewer, group=group, now=now)
+    return await fetch_page(session, query, order, first=first, after=after)
+
+
+async def count_my_interviews(
+    *, session: AsyncSession, viewer: Viewer, group: InterviewGroup, now: datetime
+) -> int:
+    query, _ = my_interviews_query(viewer=viewer, group=group, now=now)
+    return await count_rows(session, query)
 
 
 @dataclass(frozen=True)

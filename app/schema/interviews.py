@@ -12,11 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import ServiceError, validation
 from app.models import Interview as InterviewModel
-from app.pagination import Cursor, page_size
+from app.pagination import Cursor
 from app.scheduling import booking, listing, requests
 from app.scheduling.access import interview_for, proposal_for
 from app.scheduling.listing import InterviewGroup as DomainInterviewGroup
 from app.scheduling.windows import WindowText
+from app.schema.connections import connection, paging
 from app.schema.context import Info
 from app.schema.errors import UserError, query_errors, user_errors
 from app.schema.ids import parse_id, try_parse_id
@@ -24,10 +25,8 @@ from app.schema.people import ProposalPayload
 from app.schema.permissions import IsAuthenticated
 from app.schema.types import (
     Application,
-    Edge,
     Interview,
     InterviewConnection,
-    PageInfo,
     Proposal,
     TimeWindow,
 )
@@ -155,28 +154,19 @@ class InterviewQuery:
         first: int | None = 20,
         after: str | None = None,
     ) -> InterviewConnection:
-        with query_errors():
-            async with info.context.db() as session:
-                rows, has_next = await listing.my_interviews(
-                    session=session,
-                    viewer=info.context.require_viewer(),
-                    group=group,
-                    first=page_size(20 if first is None else first),
-                    after=Cursor.decode(after) if after else None,
-                    now=info.context.clock(),
-                )
-        edges = [
-            Edge(
-                node=Interview(model=row),
-                cursor=Cursor(listing.sort_key(row, group), row.id).encode(),
-            )
-            for row in rows
-        ]
-        return InterviewConnection(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None
+        viewer, now = info.context.require_viewer(), info.context.clock()
+        size, cursor = paging(first, after)
+        return await connection(
+            info,
+            fetch=lambda session: listing.my_interviews(
+                session=session, viewer=viewer, group=group, first=size, after=cursor, now=now
             ),
+            count=lambda session: listing.count_my_interviews(
+                session=session, viewer=viewer, group=group, now=now
+            ),
+            cursor_of=lambda row: Cursor(listing.sort_key(row, group), row.id),
+            node=lambda row: Interview(model=row),
+            after=cursor,
         )
 
     @strawberry.field(permission_classes=[IsAuthenticated])

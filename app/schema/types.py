@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Generic, TypeVar
 
 import strawberry
 
@@ -11,6 +10,7 @@ from app import models
 from app.models import ParticipantKind as DomainParticipantKind
 from app.models import SyncState as DomainSyncState
 from app.schema.calendars import CalendarConnection, own_connections
+from app.schema.connections import Connection
 from app.schema.context import Info
 
 # strawberry.enum registers the domain enums in place; the names below are those classes.
@@ -311,28 +311,5 @@ class Notification:
         return Interview(model=row)
 
 
-N = TypeVar("N")
-
-
-@strawberry.type
-class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
-
-
-@strawberry.type
-class Edge(Generic[N]):
-    node: N
-    cursor: str
-
-
-@strawberry.type
-class InterviewConnection:
-    edges: list[Edge[Interview]]
-    page_info: PageInfo
-
-
-@strawberry.type
-class NotificationConnection:
-    edges: list[Edge[Notification]]
-    page_info: PageInfo
+InterviewConnection = Connection[Interview]
+NotificationConnection = Connection[Notification]
