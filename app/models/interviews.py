@@ -61,6 +61,11 @@ class Interview(IdMixin, Base):
     rescheduled_from_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("interviews.id"), default=None
     )
+    # Who last changed the offered times (a member, or an account manager acting for them).
+    last_edited_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id"), default=None
+    )
+    last_edited_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class AvailabilityWindow(IdMixin, Base):

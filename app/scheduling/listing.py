@@ -49,7 +49,7 @@ def _group(group: InterviewGroup, now: datetime) -> tuple[ColumnElement[bool], _
             )
 
 
-def _mine(viewer: Viewer) -> ColumnElement[bool]:
+def mine(viewer: Viewer) -> ColumnElement[bool]:
     """Members: what they requested or take part in; others: what they may see."""
     if viewer.user.role is Role.HIRING_MEMBER:
         takes_part = exists().where(
@@ -81,7 +81,7 @@ def my_interviews_query(
         select(Interview)
         .join(Proposal, Proposal.id == Interview.proposal_id)
         .join(Project, Project.id == Proposal.project_id)
-        .where(in_group, _mine(viewer))
+        .where(in_group, mine(viewer))
     )
     return query, Order(
         order.column, Interview.id, order.descending, lambda row: sort_key(row, group)
@@ -116,12 +116,16 @@ class ApplicationView:
 
 
 async def my_applications(*, session: AsyncSession, viewer: Viewer) -> list[ApplicationView]:
-    """The candidate's proposals; for staff, those they may see. Two queries in all."""
+    """The viewer's own applications (as the candidate). Two queries in all.
+
+    Staff and members have none: they browse an organization's proposals with the paged,
+    filtered `proposals` list. (This list once returned every proposal a staff member may
+    see, unpaged: for an admin, the whole marketplace in one answer.)
+    """
     proposals = list(
         await session.scalars(
             select(Proposal)
-            .join(Project, Project.id == Proposal.project_id)
-            .where(viewer.proposal_filter())
+            .where(Proposal.candidate_id == viewer.id)
             .order_by(Proposal.created_at.desc(), Proposal.id)
         )
     )

@@ -11,22 +11,31 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 
 from app.config import Settings
+from app.schema.browsing import BrowsingQuery
 from app.schema.calendars import CalendarMutation, CalendarQuery
 from app.schema.interviews import InterviewMutation, InterviewQuery
 from app.schema.notifications import NotificationMutation, NotificationQuery
 from app.schema.outbox import OutboxMutation, OutboxQuery
 from app.schema.people import AdminMutation, PeopleQuery
+from app.schema.proposals import ProposalMutation
 from app.schema.reporting import ClientErrors, RoundtableSchema
 
 
 @strawberry.type
-class Query(PeopleQuery, InterviewQuery, NotificationQuery, CalendarQuery, OutboxQuery):
+class Query(
+    PeopleQuery, InterviewQuery, BrowsingQuery, NotificationQuery, CalendarQuery, OutboxQuery
+):
     pass
 
 
 @strawberry.type
 class Mutation(
-    InterviewMutation, NotificationMutation, AdminMutation, CalendarMutation, OutboxMutation
+    InterviewMutation,
+    ProposalMutation,
+    NotificationMutation,
+    AdminMutation,
+    CalendarMutation,
+    OutboxMutation,
 ):
     pass
 

@@ -169,7 +169,13 @@ class InterviewQuery:
             after=cursor,
         )
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(
+        permission_classes=[IsAuthenticated],
+        description=(
+            "Your applications as a candidate, newest first; empty for members and staff, "
+            "who page through `proposals` instead."
+        ),
+    )
     async def my_applications(self, info: Info) -> list[Application]:
         async with info.context.db() as session:
             views = await listing.my_applications(

@@ -16,6 +16,7 @@ from strawberry.dataloader import DataLoader
 from app.models import (
     AvailabilityWindow,
     Interview,
+    Organization,
     Participant,
     Project,
     Proposal,
@@ -67,6 +68,7 @@ class Loaders:
 
     def __init__(self, db: Db) -> None:
         self.user_by_id = _by_id(db, User)
+        self.organization_by_id = _by_id(db, Organization)
         self.project_by_id = _by_id(db, Project)
         self.proposal_by_id = _by_id(db, Proposal)
         self.interview_by_id = _by_id(db, Interview)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -12,6 +14,11 @@ from app.models import SyncState as DomainSyncState
 from app.schema.calendars import CalendarConnection, own_connections
 from app.schema.connections import Connection
 from app.schema.context import Info
+
+if TYPE_CHECKING:
+    from app.schema.organizations import Organization
+
+OrganizationRef = Annotated["Organization", strawberry.lazy("app.schema.organizations")]
 
 # strawberry.enum registers the domain enums in place; the names below are those classes.
 for _enum in (
@@ -30,16 +37,6 @@ SyncState = DomainSyncState
 
 
 @strawberry.type
-class Organization:
-    id: strawberry.ID
-    name: str
-
-    @classmethod
-    def of(cls, model: models.Organization) -> Organization:
-        return cls(id=strawberry.ID(str(model.id)), name=model.name)
-
-
-@strawberry.type
 class User:
     id: strawberry.ID
     email: str
@@ -47,6 +44,18 @@ class User:
     role: Role
     time_zone: str
     organization_id: strawberry.ID | None
+
+    @strawberry.field(
+        description="Null unless you may see the organization (your own, or one you serve)."
+    )
+    async def organization(self, info: Info) -> OrganizationRef | None:
+        if self.organization_id is None:
+            return None
+        viewer = info.context.require_viewer()
+        org_id = uuid.UUID(self.organization_id)
+        if viewer.id != uuid.UUID(self.id) and not viewer.sees_organization(org_id):
+            return None
+        return await _organization(info, org_id)
 
     @strawberry.field(description="Your own connected calendars; null for any other user.")
     async def calendar_connections(self, info: Info) -> list[CalendarConnection] | None:
@@ -66,6 +75,14 @@ class User:
                 strawberry.ID(str(model.organization_id)) if model.organization_id else None
             ),
         )
+
+
+async def _organization(info: Info, organization_id: uuid.UUID) -> Organization:
+    from app.schema.organizations import Organization
+
+    model = await info.context.loaders.organization_by_id.load(organization_id)
+    assert model is not None  # foreign keys guarantee it
+    return Organization.of(model)
 
 
 async def _user(info: Info, user_id: object) -> User:
@@ -89,6 +106,10 @@ class Project:
     @strawberry.field
     def organization_id(self) -> strawberry.ID:
         return strawberry.ID(str(self.model.organization_id))
+
+    @strawberry.field(description="The client organization the project belongs to.")
+    async def organization(self, info: Info) -> OrganizationRef:
+        return await _organization(info, self.model.organization_id)
 
     @strawberry.field
     async def account_manager(self, info: Info) -> User:
@@ -253,6 +274,24 @@ class Interview:
     def rescheduled_from_id(self) -> strawberry.ID | None:
         rid = self.model.rescheduled_from_id
         return strawberry.ID(str(rid)) if rid else None
+
+    @strawberry.field(description="The interview this one replaced (same proposal).")
+    async def rescheduled_from(self, info: Info) -> Interview | None:
+        rid = self.model.rescheduled_from_id
+        if rid is None:
+            return None
+        row = await info.context.loaders.interview_by_id.load(rid)
+        return Interview(model=row) if row is not None else None
+
+    @strawberry.field(description="Who last changed the offered times: a member or staff.")
+    async def last_edited_by(self, info: Info) -> User | None:
+        if self.model.last_edited_by_id is None:
+            return None
+        return await _user(info, self.model.last_edited_by_id)
+
+    @strawberry.field
+    def last_edited_at(self) -> datetime | None:
+        return self.model.last_edited_at
 
     @strawberry.field
     async def proposal(self, info: Info) -> Proposal:

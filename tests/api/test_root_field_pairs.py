@@ -38,6 +38,7 @@ def _arguments(world: World, ids: dict[str, str]) -> dict[tuple[str | None, str]
         ("proposal", "id"): ids["proposal"],
         ("interview", "id"): ids["interview"],
         ("node", "id"): ids["interview"],
+        ("organization", "id"): str(world.a.organization.id),
         (None, "interviewId"): ids["interview"],
         (None, "proposalId"): ids["proposal"],
         (None, "organizationId"): str(world.a.organization.id),
