@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
+from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access import Viewer
 from app.models import Interview, InterviewStatus, Participant, Project, Proposal, Role
-from app.pagination import Cursor, Order, count_rows, fetch_page
+from app.pagination import Cursor, count_rows
 
 
 class InterviewGroup(enum.StrEnum):
@@ -49,7 +49,7 @@ def _group(group: InterviewGroup, now: datetime) -> tuple[ColumnElement[bool], _
             )
 
 
-def mine(viewer: Viewer) -> ColumnElement[bool]:
+def _mine(viewer: Viewer) -> ColumnElement[bool]:
     """Members: what they requested or take part in; others: what they may see."""
     if viewer.user.role is Role.HIRING_MEMBER:
         takes_part = exists().where(
@@ -73,21 +73,6 @@ def sort_key(interview: Interview, group: InterviewGroup) -> datetime:
             return interview.cancelled_at
 
 
-def my_interviews_query(
-    *, viewer: Viewer, group: InterviewGroup, now: datetime
-) -> tuple[Select[Any], Order]:
-    in_group, order = _group(group, now)
-    query = (
-        select(Interview)
-        .join(Proposal, Proposal.id == Interview.proposal_id)
-        .join(Project, Project.id == Proposal.project_id)
-        .where(in_group, mine(viewer))
-    )
-    return query, Order(
-        order.column, Interview.id, order.descending, lambda row: sort_key(row, group)
-    )
-
-
 async def my_interviews(
     *,
     session: AsyncSession,
@@ -98,15 +83,50 @@ async def my_interviews(
     now: datetime,
 ) -> tuple[Sequence[Interview], bool]:
     """One page, and whether another follows; one query."""
-    query, order = my_interviews_query(viewer=viewer, group=group, now=now)
-    return await fetch_page(session, query, order, first=first, after=after)
+    in_group, order = _group(group, now)
+    query = (
+        select(Interview)
+        .join(Proposal, Proposal.id == Interview.proposal_id)
+        .join(Project, Project.id == Proposal.project_id)
+        .where(in_group, _mine(viewer))
+    )
+    if after is not None:
+        if order.descending:
+            query = query.where(
+                or_(
+                    order.column < after.at, and_(order.column == after.at, Interview.id < after.id)
+                )
+            )
+        else:
+            query = query.where(
+                or_(
+                    order.column > after.at, and_(order.column == after.at, Interview.id > after.id)
+                )
+            )
+    if order.descending:
+        query = query.order_by(order.column.desc(), Interview.id.desc())
+    else:
+        query = query.order_by(order.column.asc(), Interview.id.asc())
+    rows = list(await session.scalars(query.limit(first + 1)))
+    return rows[:first], len(rows) > first
 
 
 async def count_my_interviews(
     *, session: AsyncSession, viewer: Viewer, group: InterviewGroup, now: datetime
 ) -> int:
-    query, _ = my_interviews_query(viewer=viewer, group=group, now=now)
+    """How many interviews the group holds for the viewer (its totalCount): one query."""
+    in_group, _ = _group(group, now)
+    query = (
+        select(Interview)
+        .join(Proposal, Proposal.id == Interview.proposal_id)
+        .join(Project, Project.id == Proposal.project_id)
+        .where(in_group, _mine(viewer))
+    )
     return await count_rows(session, query)
+
+
+# The attention list (app.scheduling.browsing) applies the same "mine" rule.
+mine = _mine
 
 
 @dataclass(frozen=True)

@@ -45,19 +45,19 @@ request_session: ContextVar[AsyncSession] = ContextVar("request_session")
 @dataclass
 class Context:
     request: Request
-    session: InitVar[AsyncSession]
+    session: InitVar[AsyncSession]  # kept private: reach it through db() (module docstring)
     settings: Settings
     viewer: Viewer | None
+    loaders: Loaders = field(init=False)
+    _lock: asyncio.Lock = field(init=False, repr=False)
+    _session: AsyncSession = field(init=False, repr=False)
     on_outbox_written: Callable[[], None] | None = None
     clock: Callable[[], datetime] = field(default=utcnow)
-    loaders: Loaders = field(init=False)
-    _session: AsyncSession = field(init=False, repr=False)
-    _lock: asyncio.Lock = field(init=False, repr=False)
 
     def __post_init__(self, session: AsyncSession) -> None:
         self._session = session
         self._lock = asyncio.Lock()
-        self.loaders = Loaders(self.db)
+        self.loaders = Loaders(session, self._lock)
 
     def require_viewer(self) -> Viewer:
         # The IsAuthenticated permission on every root field guarantees this.
@@ -86,7 +86,7 @@ class Context:
             result, errors = await self._unit_of_work(session, work)
         if not errors:
             # Loaders may hold rows read before the change: start afresh.
-            self.loaders = Loaders(self.db)
+            self.loaders = Loaders(session, self._lock)
             if session.info.pop(OUTBOX_WRITTEN, False) and self.on_outbox_written:
                 self.on_outbox_written()
         return result, errors

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -25,14 +25,13 @@ from app.models import (
 
 M = TypeVar("M")
 
-# The context's guarded accessor: `async with db() as session` holds the session's lock.
-Db = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
-
-def _by_id(db: Db, model: type[M]) -> DataLoader[uuid.UUID, M | None]:
+def _by_id(
+    session: AsyncSession, lock: asyncio.Lock, model: type[M]
+) -> DataLoader[uuid.UUID, M | None]:
     async def load(ids: list[uuid.UUID]) -> Sequence[M | None]:
         column: Any = model.id  # type: ignore[attr-defined]
-        async with db() as session:
+        async with lock:
             rows = await session.scalars(select(model).where(column.in_(ids)))
         found = {row.id: row for row in rows}  # type: ignore[attr-defined]
         return [found.get(i) for i in ids]
@@ -41,13 +40,14 @@ def _by_id(db: Db, model: type[M]) -> DataLoader[uuid.UUID, M | None]:
 
 
 def _by_parent(
-    db: Db,
+    session: AsyncSession,
+    lock: asyncio.Lock,
     model: type[M],
     parent: InstrumentedAttribute[uuid.UUID],
     *order_by: Any,
 ) -> DataLoader[uuid.UUID, list[M]]:
     async def load(parent_ids: list[uuid.UUID]) -> Sequence[list[M]]:
-        async with db() as session:
+        async with lock:
             rows = await session.scalars(
                 select(model).where(parent.in_(parent_ids)).order_by(*order_by)
             )
@@ -63,24 +63,26 @@ class Loaders:
     """Named after what they take and give; built once per request.
 
     An AsyncSession allows one operation at a time, while GraphQL resolves sibling fields
-    concurrently: every load goes through the context's guarded accessor.
+    concurrently: every load takes the request's lock on the session. Only the Context
+    builds them (app.schema.context), with its private session and lock.
     """
 
-    def __init__(self, db: Db) -> None:
-        self.user_by_id = _by_id(db, User)
-        self.organization_by_id = _by_id(db, Organization)
-        self.project_by_id = _by_id(db, Project)
-        self.proposal_by_id = _by_id(db, Proposal)
-        self.interview_by_id = _by_id(db, Interview)
+    def __init__(self, session: AsyncSession, lock: asyncio.Lock) -> None:
+        self.user_by_id = _by_id(session, lock, User)
+        self.project_by_id = _by_id(session, lock, Project)
+        self.organization_by_id = _by_id(session, lock, Organization)
+        self.proposal_by_id = _by_id(session, lock, Proposal)
+        self.interview_by_id = _by_id(session, lock, Interview)
         self.interviews_by_proposal = _by_parent(
-            db, Interview, Interview.proposal_id, Interview.round
+            session, lock, Interview, Interview.proposal_id, Interview.round
         )
         self.windows_by_interview = _by_parent(
-            db,
+            session,
+            lock,
             AvailabilityWindow,
             AvailabilityWindow.interview_id,
             AvailabilityWindow.starts_at,
         )
         self.participants_by_interview = _by_parent(
-            db, Participant, Participant.interview_id, Participant.email
+            session, lock, Participant, Participant.interview_id, Participant.email
         )
