@@ -18,12 +18,19 @@ from app.schema.notifications import NotificationMutation, NotificationQuery
 from app.schema.outbox import OutboxMutation, OutboxQuery
 from app.schema.people import AdminMutation, PeopleQuery
 from app.schema.proposals import ProposalMutation
+from app.schema.relay import NodeQuery
 from app.schema.reporting import ClientErrors, RoundtableSchema
 
 
 @strawberry.type
 class Query(
-    PeopleQuery, InterviewQuery, BrowsingQuery, NotificationQuery, CalendarQuery, OutboxQuery
+    PeopleQuery,
+    InterviewQuery,
+    BrowsingQuery,
+    NodeQuery,
+    NotificationQuery,
+    CalendarQuery,
+    OutboxQuery,
 ):
     pass
 

@@ -12,12 +12,13 @@ from app.people.listing import BY_NAME_USER, members_query
 from app.scheduling.browsing import NEWEST_PROJECTS, projects_query
 from app.schema.connections import Connection, connection, paging
 from app.schema.context import Info
+from app.schema.node import Node
 from app.schema.types import Project, User
 
 
 @strawberry.type
-class Organization:
-    id: strawberry.ID
+class Organization(Node):
+    id: strawberry.ID  # type: ignore[assignment]  # a plain value for Node's id
     name: str
 
     @classmethod

@@ -14,6 +14,7 @@ from app.models import SyncState as DomainSyncState
 from app.schema.calendars import CalendarConnection, own_connections
 from app.schema.connections import Connection
 from app.schema.context import Info
+from app.schema.node import Node
 
 if TYPE_CHECKING:
     from app.schema.organizations import Organization
@@ -37,8 +38,8 @@ SyncState = DomainSyncState
 
 
 @strawberry.type
-class User:
-    id: strawberry.ID
+class User(Node):
+    id: strawberry.ID  # type: ignore[assignment]  # a plain value for Node's id
     email: str
     name: str
     role: Role
@@ -92,7 +93,7 @@ async def _user(info: Info, user_id: object) -> User:
 
 
 @strawberry.type
-class Project:
+class Project(Node):
     model: strawberry.Private[models.Project]
 
     @strawberry.field
@@ -117,7 +118,7 @@ class Project:
 
 
 @strawberry.type
-class Proposal:
+class Proposal(Node):
     model: strawberry.Private[models.Proposal]
 
     @strawberry.field
@@ -195,7 +196,7 @@ class Cancellation:
 
 
 @strawberry.type
-class Interview:
+class Interview(Node):
     model: strawberry.Private[models.Interview]
 
     @strawberry.field
@@ -309,7 +310,7 @@ class Application:
 
 
 @strawberry.type
-class Notification:
+class Notification(Node):
     model: strawberry.Private[models.Notification]
 
     @strawberry.field
