@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.middleware.gzip import GZipMiddleware
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -236,5 +236,12 @@ def http_middleware(settings: Settings) -> list[Middleware]:
                 max_age=600,
             )
         )
-    middleware.append(Middleware(GZipMiddleware, minimum_size=1024))
+    middleware.append(
+        Middleware(
+            GZipMiddleware,
+            minimum_size=1024,
+            # Streamed answers (subscriptions over multipart, SSE) must reach clients at once.
+            exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "multipart/mixed"),
+        )
+    )
     return middleware
