@@ -29,6 +29,9 @@ UNEXPECTED = "INTERNAL_SERVER_ERROR"
 DATABASE_UNAVAILABLE_MESSAGE = "The database is unavailable; try again in a moment."
 
 
+DATABASE_MODULES = ("sqlalchemy", "asyncpg", "aiosqlite")
+
+
 def is_database_outage(error: BaseException | None) -> bool:
     """The database could not be reached or answered: worth retrying, not a bug."""
     while error is not None:
@@ -36,11 +39,21 @@ def is_database_outage(error: BaseException | None) -> bool:
             return True
         if isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError):
             return True
-        if isinstance(error, sa_exc.TimeoutError | ConnectionError | TimeoutError):
-            return True  # pool exhausted, connection refused or reset
-        if isinstance(error, OSError) and error.errno is not None:
-            return True  # e.g. "Connect call failed" from asyncpg
+        if isinstance(error, sa_exc.TimeoutError):
+            return True  # the connection pool is exhausted
+        if isinstance(error, OSError | TimeoutError) and _raised_by_database_driver(error):
+            return True  # asyncpg raises ConnectionRefusedError as it is, unwrapped
         error = error.__cause__ or error.__context__
+    return False
+
+
+def _raised_by_database_driver(error: BaseException) -> bool:
+    """Network errors count only when they come from the database (not a calendar, SMTP)."""
+    tb = error.__traceback__
+    while tb is not None:
+        if str(tb.tb_frame.f_globals.get("__name__", "")).startswith(DATABASE_MODULES):
+            return True
+        tb = tb.tb_next
     return False
 
 

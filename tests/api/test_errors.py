@@ -123,3 +123,16 @@ async def test_an_unreachable_database_answers_503_as_graphql() -> None:
     assert body["data"] is None
     assert body["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
     assert response.headers["retry-after"]
+
+
+def test_network_errors_count_as_database_outages_only_when_the_database_raised_them() -> None:
+    from app.schema.reporting import is_database_outage
+
+    def refuse() -> None:
+        raise ConnectionRefusedError(111, "refused by an SMTP server")
+
+    try:
+        refuse()
+    except ConnectionRefusedError as exc:
+        assert not is_database_outage(exc)
+    assert is_database_outage(OperationalError("SELECT 1", {}, Exception("gone")))
