@@ -272,3 +272,30 @@ async def test_admins_update_users_by_the_rules_of_new_users(
     assert forbidden["data"]["updateUser"]["errors"][0]["code"] == "FORBIDDEN"
     me = await gql("{ me { name } }", token=world.token(world.a.member))
     assert me["data"]["me"]["name"] == "Renamed"
+
+
+async def test_the_organization_page_costs_the_same_as_it_grows(
+    gql: GraphQLClient, session: AsyncSession, count_queries: Any
+) -> None:
+    world = await make_world(session)
+    token = world.token(world.a.member)
+    with count_queries() as small:
+        await gql(ORGANIZATION_PAGE, token=token)
+    for n in range(10):
+        await make_user(session, Role.HIRING_MEMBER, organization=world.a.organization)
+        await service.create_project(
+            session=session,
+            organization_id=world.a.organization.id,
+            title=f"Role {n}",
+            account_manager_id=world.b.manager.id,
+        )
+    await session.commit()
+    with count_queries() as large:
+        body = await gql(ORGANIZATION_PAGE, token=token)
+    org = body["data"]["me"]["organization"]
+    assert (org["projects"]["totalCount"], org["members"]["totalCount"]) == (11, 12)
+    assert {e["node"]["accountManager"]["name"] for e in org["projects"]["edges"]} == {
+        world.a.manager.name,
+        world.b.manager.name,
+    }
+    assert small.count == large.count <= 8
