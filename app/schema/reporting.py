@@ -12,6 +12,7 @@ Three kinds of error reach a GraphQL response:
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import strawberry
@@ -25,6 +26,8 @@ from app.schema.errors import UserInputError
 logger = logging.getLogger("app.graphql")
 
 SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+# graphql-core's wording: "Variable '$input' has invalid value at .windows[2].start: ..."
+VARIABLE_AT = re.compile(r"Variable '\$(?P<variable>\w+)' has invalid value(?: at (?P<at>[^:\s]+))?")
 UNEXPECTED = "INTERNAL_SERVER_ERROR"
 DATABASE_UNAVAILABLE_MESSAGE = "The database is unavailable; try again in a moment."
 
@@ -96,7 +99,13 @@ class ClientErrors(MaskErrors):
 def _shown(error: GraphQLError) -> GraphQLError:
     code = client_error_code(error)
     if code is not None:
-        return _with(error, error.message, {**(error.extensions or {}), "code": code})
+        extensions = {**(error.extensions or {}), "code": code}
+        if code == "BAD_USER_INPUT" and "field" not in extensions:
+            where = VARIABLE_AT.match(error.message)
+            if where is not None:  # the variable, and the place inside it: "input.windows.2"
+                inside = re.sub(r"\[(\d+)\]", r".\1", where.group("at") or "")
+                extensions["field"] = where.group("variable") + inside
+        return _with(error, error.message, extensions)
     if is_database_outage(error.original_error):
         return _with(error, DATABASE_UNAVAILABLE_MESSAGE, {"code": SERVICE_UNAVAILABLE})
     return _with(error, "Unexpected error.", {"code": UNEXPECTED})

@@ -33,7 +33,7 @@ async def test_a_bad_datetime_variable_is_a_client_error_with_code_and_location(
     [error] = body["errors"]
     assert error["message"] != "Unexpected error."
     assert "$input" in error["message"] and "start" in error["message"]
-    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "input.start"}
     assert error["locations"] == [{"line": 1, "column": 10}]
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     logged = [r for r in caplog.records if r.name == "app.graphql"]
@@ -47,7 +47,7 @@ async def test_an_unknown_enum_value_in_variables_is_a_client_error(
     with caplog.at_level(logging.INFO):
         body = await gql(MY_INTERVIEWS, {"group": "SOON"}, token=world.token(world.a.member))
     [error] = body["errors"]
-    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "group"}
     assert "SOON" in error["message"]
     assert error["locations"]
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
@@ -136,3 +136,17 @@ def test_network_errors_count_as_database_outages_only_when_the_database_raised_
     except ConnectionRefusedError as exc:
         assert not is_database_outage(exc)
     assert is_database_outage(OperationalError("SELECT 1", {}, Exception("gone")))
+
+
+async def test_a_missing_field_inside_a_list_variable_names_its_place(
+    gql: GraphQLClient, session: AsyncSession
+) -> None:
+    world = await make_world(session)
+    query = "mutation($input: RequestInterviewInput!) { requestInterview(input: $input) { errors { code } } }"
+    windows = [
+        {"start": "2026-03-10T09:00", "end": "2026-03-10T10:00"},
+        {"start": "2026-03-11T09:00"},
+    ]
+    variables = {"input": {"proposalId": "x", "timeZone": "UTC", "windows": windows}}
+    body = await gql(query, variables, token=world.token(world.a.member))
+    assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "input.windows.1"}
