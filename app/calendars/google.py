@@ -75,7 +75,9 @@ class GoogleCalendarClient(CalendarClient):
         return AccountInfo(email=str(calendar["id"]).lower(), calendar_id=str(calendar["id"]))
 
     async def create_event(self, spec: EventSpec) -> WrittenEvent:
-        body = {"id": spec.key, "iCalUID": spec.ical_uid, **_event_body(spec)}
+        # The client-chosen id makes a retried insert idempotent; Google derives the event's
+        # iCalUID from it (its Event reference: give one of the two, not both).
+        body = {"id": spec.key, **_event_body(spec)}
         if spec.create_conference:
             body["conferenceData"] = {
                 "createRequest": {

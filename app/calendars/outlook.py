@@ -197,6 +197,7 @@ class OutlookCalendarClient(CalendarClient):
             _apply(event, spec)
             if spec.create_conference:
                 event.is_online_meeting = True
+            _send_booleans(event)
             event.save()
             if not spec.create_conference:
                 return WrittenEvent(provider_event_id=str(event.object_id), web_link=None)
@@ -213,6 +214,7 @@ class OutlookCalendarClient(CalendarClient):
                 parent=calendar, **{calendar._cloud_data_key: {"id": provider_event_id}}
             )
             _apply(event, spec)
+            _send_booleans(event)
             event.save()
             return WrittenEvent(provider_event_id=provider_event_id)
 
@@ -321,6 +323,21 @@ def _apply(event: Any, spec: EventSpec) -> None:
         event.location = spec.location
     # Attendees stay in the description: Graph mails an invitation to every attendee of an
     # event, and Roundtable already mails its own iCalendar invite.
+
+
+def _send_booleans(event: Any) -> None:
+    """O365 serialises `isOnlineMeeting` through its case converter, as the string "false"
+    or "true"; Graph types it Edm.Boolean. Send a JSON Boolean."""
+    to_api_data = event.to_api_data
+
+    def with_booleans(restrict_keys: Any = None) -> dict[str, Any]:
+        data: dict[str, Any] = to_api_data(restrict_keys=restrict_keys)
+        key = event._cc("isOnlineMeeting")
+        if key in data:
+            data[key] = bool(event.is_online_meeting)
+        return data
+
+    event.to_api_data = with_booleans
 
 
 def _written(event: Any) -> WrittenEvent:

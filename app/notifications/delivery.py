@@ -143,7 +143,8 @@ class MailDirTransport:
         fd, temp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as handle:
-                handle.write(message.as_bytes())
+                # RFC 5322 and iCalendar both want CRLF; one line ending for the whole file.
+                handle.write(message.as_bytes(policy=message.policy.clone(linesep="\r\n")))
             os.replace(temp, target)  # atomic: readers never see half a mail
         except BaseException:
             Path(temp).unlink(missing_ok=True)

@@ -2,19 +2,24 @@
 
 One UID per interview for its whole life, so every later mail updates or removes the same
 event: a booking is METHOD:REQUEST, a cancellation METHOD:CANCEL with STATUS:CANCELLED and
-a higher SEQUENCE. The event's times are given in the recipient's own zone, with its
-VTIMEZONE, so calendar clients show what the mail says.
+a higher SEQUENCE.
+
+DTSTART and DTEND are written in UTC (`...Z`). A local time with a VTIMEZONE can be
+misread: at a clocks-go-back change the local time is repeated and TZID cannot say which
+of the two is meant, a slot can end "before" it starts in local time, and generated
+VTIMEZONE definitions are wrong for some zones (Africa/Casablanca's Ramadan period) or
+misread by some readers (a definition with only a DAYLIGHT part). A UTC instant has one
+reading in every client, which then shows it in its own user's zone; the mail's text gives
+the recipient's local times.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from functools import lru_cache
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime
 
-from icalendar import Calendar, Conference, Event, Timezone, vCalAddress
+from icalendar import Calendar, Conference, Event, vCalAddress
 from icalendar.enums import STATUS
 
 from app.notifications.kinds import InviteMethod
@@ -46,23 +51,23 @@ def interview_uid(interview_id: uuid.UUID) -> str:
     return f"interview-{interview_id}@roundtable"
 
 
-def build_invite(details: InviteDetails, *, method: InviteMethod, time_zone: str) -> bytes:
-    tz = ZoneInfo(time_zone)
+def build_invite(details: InviteDetails, *, method: InviteMethod) -> bytes:
+    if details.end <= details.start:
+        raise ValueError("an invite's end must be after its start")
     cancelled = method is InviteMethod.CANCEL
     event = Event.new(
         uid=interview_uid(details.interview_id),
         summary=("Cancelled: " if cancelled else "") + details.summary,
         description=details.description,
-        start=details.start.astimezone(tz),
-        end=details.end.astimezone(tz),
+        start=details.start.astimezone(UTC),
+        end=details.end.astimezone(UTC),
         stamp=details.stamp,
         sequence=details.sequence,
         status=STATUS.CANCELLED if cancelled else STATUS.CONFIRMED,
-        organizer=_address(details.organizer, role="CHAIR", partstat="ACCEPTED", rsvp=False),
-        attendees=[
-            _address(person, role="REQ-PARTICIPANT", partstat="NEEDS-ACTION", rsvp=True)
-            for person in details.attendees
-        ],
+        # RFC 5545: PARTSTAT, ROLE and RSVP are attendee parameters; the organizer, when
+        # also an attendee, has accepted her own meeting and is not asked to answer it.
+        organizer=vCalAddress.new(details.organizer.email, cn=details.organizer.name or None),
+        attendees=[_attendee(person, organizer=details.organizer) for person in details.attendees],
         location=details.conference_url,
         url=details.conference_url,
         conferences=(
@@ -71,37 +76,23 @@ def build_invite(details: InviteDetails, *, method: InviteMethod, time_zone: str
             else None
         ),
     )
-    # VTIMEZONE before the event that uses it; a narrow range keeps it to the transitions
-    # around the interview. UTC needs none (times are written with Z).
-    zones = (
-        []
-        if time_zone == "UTC"
-        else [
-            _vtimezone(
-                time_zone,
-                (details.start.astimezone(tz) - timedelta(days=1)).date(),
-                (details.end.astimezone(tz) + timedelta(days=1)).date(),
-            )
-        ]
-    )
     calendar = Calendar.new(
         method=method.value,
         prodid=PRODID,
         # Deterministic, so a repeated delivery of one outbox row sends identical bytes.
         uid=f"{interview_uid(details.interview_id)}-{details.sequence}-{method.value}",
-        subcomponents=[*zones, event],
+        subcomponents=[event],
     )
     ical: bytes = calendar.to_ical()
     return ical
 
 
-@lru_cache(maxsize=1024)
-def _vtimezone(time_zone: str, first_date: date, last_date: date) -> Timezone:
-    """Computing a VTIMEZONE costs milliseconds; one per zone and day serves every invite."""
-    return Timezone.from_tzid(time_zone, first_date=first_date, last_date=last_date)
-
-
-def _address(person: Person, *, role: str, partstat: str, rsvp: bool) -> vCalAddress:
+def _attendee(person: Person, *, organizer: Person) -> vCalAddress:
+    is_organizer = person.email.lower() == organizer.email.lower()
     return vCalAddress.new(
-        person.email, cn=person.name or None, role=role, partstat=partstat, rsvp=rsvp or None
+        person.email,
+        cn=person.name or None,
+        role="CHAIR" if is_organizer else "REQ-PARTICIPANT",
+        partstat="ACCEPTED" if is_organizer else "NEEDS-ACTION",
+        rsvp=None if is_organizer else True,
     )

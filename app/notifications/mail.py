@@ -11,12 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
+from email.utils import format_datetime, formataddr, parseaddr
 from zoneinfo import ZoneInfo
 
 from app.config import Settings
 from app.notifications.facts import InterviewFacts, MailIntent
-from app.notifications.ical import InviteDetails, build_invite
+from app.notifications.ical import InviteDetails, Person, build_invite
 from app.notifications.kinds import MessageKind
 from app.notifications.text import when
 from app.timezones import zone
@@ -54,11 +54,15 @@ def render_mail(
     mail["Date"] = format_datetime(intent.created_at)
     mail["Message-ID"] = message_id(intent, settings)
     mail["Auto-Submitted"] = "auto-generated"
+    if facts is not None and facts.requester.email != intent.to:
+        # A person's answer reaches the team member who asked for the interview, not a
+        # mailbox nobody reads (calendar RSVPs go to the invite's ORGANIZER, the same person).
+        mail["Reply-To"] = _address(facts.requester)
     greeting = f"Hello {recipient_name}," if recipient_name else "Hello,"
     mail.set_content(_text(greeting, body))
     mail.add_alternative(_html(greeting, body), subtype="html")
     if intent.invite is not None and facts is not None and facts.booked_start is not None:
-        ics = build_invite(_invite_details(intent, facts), method=intent.invite, time_zone=tz_name)
+        ics = build_invite(_invite_details(intent, facts), method=intent.invite)
         # Inline (what mail clients show as an invitation) and as a file to open or import.
         mail.add_alternative(
             ics.decode(), subtype="calendar", params={"method": intent.invite.value}
@@ -68,7 +72,16 @@ def render_mail(
 
 
 def span(start: datetime, end: datetime, tz_name: str) -> str:
-    return f"{when(start, tz_name)} to {end.astimezone(ZoneInfo(tz_name)):%H:%M}"
+    tz = ZoneInfo(tz_name)
+    local_end = end.astimezone(tz)
+    if local_end.utcoffset() == start.astimezone(tz).utcoffset():
+        return f"{when(start, tz_name)} to {local_end:%H:%M}"
+    # The clocks change during the slot ("01:30 to 01:00" alone would read as negative).
+    return f"{when(start, tz_name)} to {local_end:%H:%M} (UTC{local_end:%z})"
+
+
+def _address(person: Person) -> str:
+    return formataddr((person.name, person.email)) if person.name else person.email
 
 
 def _body(intent: MailIntent, facts: InterviewFacts | None, settings: Settings, tz: str) -> Body:

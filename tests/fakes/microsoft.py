@@ -187,6 +187,7 @@ class FakeMicrosoft:
         owner = self._owner(request)
         self._check_calendar(request, owner)
         body = await request.json()
+        check_booleans(body)
         start, end = parse_dtz(body["start"]), parse_dtz(body["end"])
         if end < start:
             raise Reply(graph_error(400, "ErrorInvalidRequest", "The end precedes the start."))
@@ -236,6 +237,7 @@ class FakeMicrosoft:
         event_id = request.path_params["event_id"]
         if request.method == "PATCH":
             body = await request.json()
+            check_booleans(body)
         with self.lock:
             event = self._event(owner, event_id)
             if request.method == "GET":
@@ -317,3 +319,19 @@ def _view(items: list[dict[str, Any]], start: datetime, end: datetime, interval:
         view.append(code)
         slot = slot_end
     return "".join(view)
+
+
+# Event properties Graph types as Edm.Boolean: a string there is refused, as Graph does.
+BOOLEAN_PROPERTIES = ("isOnlineMeeting", "isReminderOn", "isAllDay", "responseRequested")
+
+
+def check_booleans(body: dict[str, Any]) -> None:
+    for name in BOOLEAN_PROPERTIES:
+        if name in body and not isinstance(body[name], bool):
+            raise Reply(
+                graph_error(
+                    400,
+                    "RequestBodyRead",
+                    f"Cannot convert the literal '{body[name]}' to the expected type 'Edm.Boolean'.",
+                )
+            )
