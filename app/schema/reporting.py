@@ -27,7 +27,9 @@ logger = logging.getLogger("app.graphql")
 
 SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
 # graphql-core's wording: "Variable '$input' has invalid value at .windows[2].start: ..."
-VARIABLE_AT = re.compile(r"Variable '\$(?P<variable>\w+)' has invalid value(?: at (?P<at>[^:\s]+))?")
+VARIABLE_AT = re.compile(
+    r"Variable '\$(?P<variable>\w+)' has invalid value(?: at (?P<at>[^:\s]+))?"
+)
 UNEXPECTED = "INTERNAL_SERVER_ERROR"
 DATABASE_UNAVAILABLE_MESSAGE = "The database is unavailable; try again in a moment."
 
