@@ -6,12 +6,19 @@ import argparse
 import asyncio
 import logging
 import os
+import socket
 import sys
+import tempfile
 from collections.abc import Sequence
+
+from starlette.applications import Starlette
 
 from app.config import Settings, SettingsError, configure, embedded_secret_key, load_settings
 from app.db import create_engine, create_session_factory
 from app.models import utcnow
+from app.ops.logs import configure_logging
+
+GRACEFUL_SHUTDOWN_SECONDS = 30
 
 
 def _embedded_settings() -> Settings:
@@ -57,39 +64,128 @@ def _print_tokens(tokens: list[tuple[str, str, str]]) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
-    settings = _embedded_settings()
+    listener = _listen(args.host, args.port)
+    settings = configure(_with_public_url(_embedded_settings(), args.host, listener))
     _migrate(settings)
     tokens = asyncio.run(_seed_and_tokens(settings, seed_if_empty=True))
     _print_tokens(tokens)
-    print(f"GraphiQL: http://{args.host}:{args.port}/graphql")
+    print(f"GraphiQL: {served_url(args.host, listener)}/graphql")
+    print(f"Links in mails lead to {settings.public_url}")
     print(f"Mail is written to {settings.mail_dir}/ as .eml files")
-    _run_uvicorn(settings, args, embedded=True)
+    _run_uvicorn(settings, listener, embedded=True)
 
 
 def cmd_api(args: argparse.Namespace) -> None:
-    settings = configure(load_settings())
-    _run_uvicorn(settings, args, embedded=False)
-
-
-def _run_uvicorn(settings: Settings, args: argparse.Namespace, *, embedded: bool) -> None:
     import uvicorn
 
+    if args.workers < 1:
+        raise SettingsError("--workers: at least 1")
+    listener = _listen(args.host, args.port)
+    settings = configure(_with_public_url(load_settings(), args.host, listener))
+    if args.workers == 1:
+        _run_uvicorn(settings, listener, embedded=False)
+        return
+    if not settings.broker_url:
+        raise SettingsError(
+            "ROUNDTABLE_BROKER_URL: required for `roundtable api --workers N` with N > 1 "
+            "(each process would otherwise run a worker of its own)"
+        )
+    port = listener.getsockname()[1]
+    listener.close()  # uvicorn's supervisor binds it again and shares it with its processes
+    # The processes read their settings from the environment: hand them the served address.
+    os.environ.setdefault("ROUNDTABLE_PUBLIC_URL", settings.public_url)
+    # Each process keeps its counters in one shared directory; /metrics sums them.
+    metrics_dir = tempfile.mkdtemp(prefix="roundtable-metrics-")
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", metrics_dir)
+    uvicorn.run(
+        "app.cli:api_app",
+        factory=True,
+        host=args.host,
+        port=port,
+        workers=args.workers,
+        log_config=None,  # our handler, set up by main(), formats every line
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )
+
+
+def api_app() -> Starlette:
+    """One API process of `roundtable api --workers N` (uvicorn imports it by name)."""
+    configure_logging(os.environ.get("ROUNDTABLE_LOG_FORMAT", "text"))
+    return _build_app(configure(load_settings()), embedded=False)
+
+
+def _build_app(settings: Settings, *, embedded: bool) -> Starlette:
     from app.main import create_app
     from app.workers.background import Background
 
     # The relay publishes outbox rows after each commit; without a broker URL (and always
     # in the embedded default) a Dramatiq worker runs in this process too.
     background = Background(settings, in_process_worker=embedded or not settings.broker_url)
-    app = create_app(
+    return create_app(
         settings, on_outbox_written=background.wake, lifespan_hooks=[background.lifespan]
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind before anything else, so links can name the port really served (even --port 0)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise SettingsError(f"--host/--port: cannot listen on {host}:{port}: {exc}") from None
+    return sock
+
+
+def served_url(host: str, listener: socket.socket) -> str:
+    # A wildcard address is not one to put in a link: the loopback one reaches this server.
+    shown = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{listener.getsockname()[1]}"
+
+
+def _with_public_url(settings: Settings, host: str, listener: socket.socket) -> Settings:
+    """Without ROUNDTABLE_PUBLIC_URL, links use the address this process is served at."""
+    if "public_url" in settings.model_fields_set:
+        return settings
+    if host in {"0.0.0.0", "::", ""}:
+        logging.getLogger(__name__).warning(
+            "ROUNDTABLE_PUBLIC_URL is not set: links in mails use %s; set it to the address "
+            "people reach this server at",
+            served_url(host, listener),
+        )
+    return settings.model_copy(update={"public_url": served_url(host, listener)})
+
+
+def _run_uvicorn(settings: Settings, listener: socket.socket, *, embedded: bool) -> None:
+    import uvicorn
+
+    app = _build_app(settings, embedded=embedded)
+    host, port = listener.getsockname()[:2]
+    logging.getLogger(__name__).info(
+        "listening on %s:%s; links in mails lead to %s", host, port, settings.public_url
+    )
+    config = uvicorn.Config(
+        app,
+        log_config=None,  # our handler, set up by main(), formats every line
+        # In-flight requests finish; the lifespan then stops the relay and worker.
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )
+    uvicorn.Server(config).run(sockets=[listener])
 
 
 def cmd_worker(_: argparse.Namespace) -> None:
     from app.workers.options import WorkerOptions
 
     settings = configure(load_settings())  # the worker decrypts calendar tokens
+    if "public_url" not in settings.model_fields_set:
+        logging.getLogger(__name__).warning(
+            "ROUNDTABLE_PUBLIC_URL is not set: links in the mails this worker writes use %s",
+            settings.public_url,
+        )
     if not settings.broker_url:
         raise SettingsError(
             "ROUNDTABLE_BROKER_URL: required for `roundtable worker` (redis://... or "
@@ -168,6 +264,10 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text)
         sub.add_argument("--host", default="127.0.0.1")
         sub.add_argument("--port", type=int, default=8000)
+        if name == "api":
+            sub.add_argument(
+                "--workers", type=int, default=1, help="API processes (uvicorn workers)"
+            )
         sub.set_defaults(func=func)
     commands.add_parser("worker", help="production worker process (dramatiq)").set_defaults(
         func=cmd_worker
@@ -185,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(os.environ.get("ROUNDTABLE_LOG_FORMAT", "text"))
     args = build_parser().parse_args(argv)
     try:
         args.func(args)

@@ -26,7 +26,11 @@ from app.access import load_viewer
 from app.calendars.oauth import oauth_callback
 from app.config import Settings
 from app.db import create_engine, create_session_factory
+from app.links.access import LINK_HEADER, LinkAccess, LinkRefusal, authenticate_link
 from app.models import utcnow
+from app.ops.logs import RequestIdMiddleware
+from app.ops.metrics import HttpMetricsMiddleware
+from app.ops.routes import ops_routes
 from app.people.tokens import authenticate
 from app.schema import build_schema
 from app.schema.context import Context, request_session
@@ -35,6 +39,7 @@ from app.schema.reporting import (
     SERVICE_UNAVAILABLE,
     is_database_outage,
 )
+from app.web.routes import web_routes
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +120,15 @@ class RoundtableGraphQL(GraphQL[Context, None]):
                 viewer = await load_viewer(session, user)
             # Authentication reads only; end that transaction so SQLite's lock is released.
             await session.commit()
+        link: LinkAccess | None = None
+        refusal: LinkRefusal | None = None
+        link_token = request.headers.get(LINK_HEADER, "")
+        if viewer is None and link_token:
+            found = await authenticate_link(
+                session=session, settings=self.settings, token=link_token, now=self.clock()
+            )
+            link, refusal = (found, None) if isinstance(found, LinkAccess) else (None, found)
+            await session.commit()
         return Context(
             request=request,
             session=session,
@@ -122,6 +136,8 @@ class RoundtableGraphQL(GraphQL[Context, None]):
             viewer=viewer,
             on_outbox_written=self.on_outbox_written,
             clock=self.clock,
+            link=link,
+            link_refusal=refusal,
         )
 
 
@@ -167,10 +183,6 @@ def database_unavailable() -> Response:
     return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
 
 
-async def health(_: Request) -> Response:
-    return JSONResponse({"status": "ok"})
-
-
 def create_app(
     settings: Settings,
     *,
@@ -206,7 +218,10 @@ def create_app(
         routes=[
             *assets,
             Route("/graphql", graphql, methods=["GET", "POST"]),
-            Route("/health", health),
+            *ops_routes(settings, engine, clock),
+            *web_routes(
+                settings=settings, session_factory=create_session_factory(engine), clock=clock
+            ),
             Route(
                 "/oauth/{provider}/callback",
                 oauth_callback(
@@ -216,7 +231,12 @@ def create_app(
                 ),
             ),
         ],
-        middleware=http_middleware(settings),
+        middleware=[
+            # Outermost: every log line of the request, and its answer, carry the id.
+            Middleware(RequestIdMiddleware),
+            Middleware(HttpMetricsMiddleware),
+            *http_middleware(settings),
+        ],
         lifespan=lifespan,
     )
 
@@ -231,7 +251,7 @@ def http_middleware(settings: Settings) -> list[Middleware]:
                 allow_origins=settings.cors_origin_list,
                 allow_methods=["GET", "POST"],
                 # Bearer tokens, not cookies: no credentials mode is needed.
-                allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+                allow_headers=["Authorization", "Content-Type", "X-Request-ID", LINK_HEADER],
                 expose_headers=["X-Request-ID", "Retry-After"],
                 max_age=600,
             )

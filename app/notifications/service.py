@@ -13,8 +13,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.links.grants import add_grant
 from app.models import Interview, Notification, OutboxMessage, User
 from app.notifications.kinds import InviteMethod, MessageKind
+from app.ops.logs import request_id
 
 MAIL_TOPIC = "mail"
 OUTBOX_WRITTEN = "roundtable.outbox_written"
@@ -31,6 +33,10 @@ class Recipient:
 
 
 def enqueue(session: AsyncSession, *, topic: str, payload: dict[str, Any]) -> OutboxMessage:
+    rid = request_id.get()
+    if rid is not None:
+        # The worker's log lines for this row carry the id of the request that caused it.
+        payload = {**payload, "request_id": rid}
     message = OutboxMessage(id=uuid.uuid4(), topic=topic, payload=payload)
     session.add(message)
     # Tells the unit of work to wake the outbox relay once the transaction commits.
@@ -53,6 +59,13 @@ def tell(
         if recipient.email in seen:
             continue
         seen.add(recipient.email)
+        grant = (
+            add_grant(
+                session, kind=kind, interview=interview, email=recipient.email, user=recipient.user
+            )
+            if interview is not None
+            else None
+        )
         mail = enqueue(
             session,
             topic=MAIL_TOPIC,
@@ -65,6 +78,8 @@ def tell(
                 "invite": recipient.invite.value if recipient.invite else None,
                 "sequence": interview.ical_sequence if interview else None,
                 "message": message,
+                # The mail's link is signed from this grant when the mail is rendered.
+                "link_grant_id": str(grant.id) if grant else None,
                 **(extra or {}),
             },
         )

@@ -11,12 +11,14 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 
 from app.config import Settings
+from app.ops.graphql_metrics import OperationMetrics
 from app.schema.browsing import BrowsingQuery
 from app.schema.calendars import CalendarMutation, CalendarQuery
 from app.schema.interviews import InterviewMutation, InterviewQuery
+from app.schema.links import LinkFieldsOnly, LinkQuery
 from app.schema.notifications import NotificationMutation, NotificationQuery
 from app.schema.outbox import OutboxMutation, OutboxQuery
-from app.schema.people import AdminMutation, PeopleQuery
+from app.schema.people import AdminMutation, MeMutation, PeopleQuery
 from app.schema.proposals import ProposalMutation
 from app.schema.relay import NodeQuery
 from app.schema.reporting import ClientErrors, RoundtableSchema
@@ -31,6 +33,7 @@ class Query(
     NotificationQuery,
     CalendarQuery,
     OutboxQuery,
+    LinkQuery,
 ):
     pass
 
@@ -43,6 +46,7 @@ class Mutation(
     AdminMutation,
     CalendarMutation,
     OutboxMutation,
+    MeMutation,
 ):
     pass
 
@@ -58,6 +62,8 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
             lambda: MaxAliasesLimiter(max_alias_count=settings.max_query_aliases),
             ClientErrors,  # masks unexpected exceptions; codes on the rest (app.schema.reporting)
+            LinkFieldsOnly,  # a mail link reaches its interview's fields and nothing else
+            OperationMetrics,
         ],
     )
 

@@ -9,12 +9,14 @@ from typing import Any, TypeVar
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.errors import ErrorCode, ServiceError
+from app.links.access import LinkAction
 from app.people import service, tokens
 from app.schema.context import Info
 from app.schema.errors import UserError, forbidden, user_errors
 from app.schema.ids import parse_id
 from app.schema.organizations import Organization
-from app.schema.permissions import IsAuthenticated
+from app.schema.permissions import IsAuthenticated, IsAuthenticatedOrLink
 from app.schema.types import Project, Proposal, Role, User
 
 T = TypeVar("T")
@@ -57,6 +59,14 @@ class UpdateUserInput:
     organization_id: strawberry.ID | None = strawberry.field(
         default=strawberry.UNSET,
         description="Leave out to keep; null to remove (only non-members have none).",
+    )
+
+
+@strawberry.input
+class UpdateMeInput:
+    name: str | None = None
+    time_zone: str | None = strawberry.field(
+        default=None, description="IANA name; mails and invites use it from now on."
     )
 
 
@@ -196,3 +206,34 @@ class AdminMutation:
 
         token, errors = await _as_admin(info, work)
         return ApiTokenPayload(token=token, errors=errors)
+
+
+def _profile_owner(info: Info, input: UpdateMeInput) -> uuid.UUID:
+    """Whose profile: the bearer token's user, or a candidate's link (time zone only)."""
+    context = info.context
+    if context.viewer is not None:
+        return context.viewer.id
+    link = context.link
+    if link is None or link.user is None or LinkAction.UPDATE_TIME_ZONE not in link.actions:
+        raise ServiceError.one(ErrorCode.FORBIDDEN, "this link cannot change a profile")
+    if input.name is not None:
+        raise ServiceError.one(
+            ErrorCode.FORBIDDEN, "a mail link can change the time zone only", "name"
+        )
+    return link.user.id
+
+
+@strawberry.type
+class MeMutation:
+    @strawberry.mutation(permission_classes=[IsAuthenticatedOrLink])
+    async def update_me(self, info: Info, input: UpdateMeInput) -> UserPayload:
+        async def work(session: AsyncSession) -> Any:
+            return await service.update_me(
+                session=session,
+                user_id=_profile_owner(info, input),
+                name=input.name,
+                time_zone=input.time_zone,
+            )
+
+        user, errors = await info.context.unit_of_work(work)
+        return UserPayload(user=User.of(user) if user else None, errors=user_errors(errors))

@@ -110,6 +110,7 @@ class Project(Node):
 
     @strawberry.field(description="The client organization the project belongs to.")
     async def organization(self, info: Info) -> OrganizationRef:
+        # Whoever sees the project sees the name of the organization it belongs to.
         return await _organization(info, self.model.organization_id)
 
     @strawberry.field

@@ -3,7 +3,7 @@
 Account managers may now edit a team's availability; the interview records who did.
 
 Revision ID: interview_edits
-Revises: 0002
+Revises: link_grants
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "interview_edits"
-down_revision: str | None = "0002"
+down_revision: str | None = "link_grants"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
