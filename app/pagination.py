@@ -49,10 +49,10 @@ class Cursor:
             raise ServiceError([validation("not a cursor from this list", "after")]) from None
 
 
-def page_size(first: int | None, default: int = 20) -> int:
+def page_size(first: int | None, argument: str = "first", default: int = 20) -> int:
     first = default if first is None else first
     if not 1 <= first <= MAX_PAGE:
-        raise ServiceError([validation(f"first must be between 1 and {MAX_PAGE}", "first")])
+        raise ServiceError([validation(f"{argument} must be between 1 and {MAX_PAGE}", argument)])
     return first
 
 

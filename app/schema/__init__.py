@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
-from strawberry.extensions import (
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    QueryDepthLimiter,
-)
 from strawberry.schema.config import StrawberryConfig
 
 from app.config import Settings
 from app.ops.graphql_metrics import OperationMetrics
 from app.schema.browsing import BrowsingQuery
 from app.schema.calendars import CalendarMutation, CalendarQuery
+from app.schema.input_limits import guard_root_fields
 from app.schema.interviews import InterviewMutation, InterviewQuery
 from app.schema.links import LinkFieldsOnly, LinkQuery
 from app.schema.notifications import NotificationMutation, NotificationQuery
@@ -21,7 +19,9 @@ from app.schema.outbox import OutboxMutation, OutboxQuery
 from app.schema.people import AdminMutation, MeMutation, PeopleQuery
 from app.schema.proposals import ProposalMutation
 from app.schema.relay import NodeQuery
-from app.schema.reporting import ClientErrors, RoundtableSchema
+from app.schema.reporting import ClientErrors
+from app.schema.reporting import RoundtableSchema as ReportingSchema
+from app.schema.validation import DocumentLimits
 
 
 @strawberry.type
@@ -51,21 +51,39 @@ class Mutation(
     pass
 
 
+class RoundtableSchema(ReportingSchema):
+    """Strawberry's schema, telling graphql-core's execution whether to suggest names.
+
+    Validation's suggestions are governed by DocumentLimits; these are execution's, such as
+    an enum value in a variable ("Did you mean the enum value 'PENDING'?"). Errors are
+    logged by kind (app.schema.reporting).
+    """
+
+    hide_suggestions = True
+
+    def _get_custom_context_kwargs(
+        self, operation_extensions: dict[str, Any] | None = None, *, sync: bool = False
+    ) -> dict[str, Any]:
+        kwargs = super()._get_custom_context_kwargs(operation_extensions, sync=sync)
+        return {**kwargs, "hide_suggestions": self.hide_suggestions}
+
+
 def build_schema(settings: Settings) -> strawberry.Schema:
-    return RoundtableSchema(
+    guard_root_fields(Query, Mutation)
+    schema = RoundtableSchema(
         query=Query,
         mutation=Mutation,
         config=StrawberryConfig(auto_camel_case=True),
         extensions=[
             # Classes or factories, never shared instances: each request gets its own state.
-            lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-            lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
-            lambda: MaxAliasesLimiter(max_alias_count=settings.max_query_aliases),
+            lambda: DocumentLimits(settings),
             ClientErrors,  # masks unexpected exceptions; codes on the rest (app.schema.reporting)
             LinkFieldsOnly,  # a mail link reaches its interview's fields and nothing else
             OperationMetrics,
         ],
     )
+    schema.hide_suggestions = not settings.introspection
+    return schema
 
 
 # For `strawberry export-schema app.schema:schema`; the SDL does not depend on settings.

@@ -25,7 +25,7 @@ PROPOSALS = """query($project: ID, $status: ProposalStatus, $first: Int, $after:
     pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
     edges { cursor node {
       id status candidate { id name } project { id title organization { name } }
-      interviews { round status windows { start } participants { email } }
+      interviews(last: 3) { round status participants { email } }
     } }
   }
 }"""
