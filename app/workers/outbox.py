@@ -97,6 +97,22 @@ async def process_outbox_message(
     claimed = await _claim(sessions, message_id, clock(), options.lease)
     if claimed is None:
         return Result(Outcome.SKIPPED)
+    if claimed.attempts > options.max_attempts:
+        # Every attempt so far ended without an outcome: its worker died during it. Stop
+        # handing the row to workers it may be killing; admins can retry it.
+        reason = (
+            f"gave up: none of {options.max_attempts} attempts came back "
+            "(the worker stopped during each)"
+        )
+        logger.warning("outbox %s failed: %s", claimed.id, reason)
+        await _finish(
+            sessions,
+            claimed,
+            status=OutboxStatus.FAILED,
+            last_error=reason,
+            processed_at=clock(),
+        )
+        return Result(Outcome.FAILED, reason=reason)
     handler = handlers.get(claimed.topic)
     error: Exception | None = None
     completion = Completion()

@@ -394,3 +394,24 @@ async def test_a_dead_workers_row_is_published_again_after_its_lease(
         await sweep(at)
         assert at - start <= timedelta(seconds=60), "not published again within a minute"
     assert published == [message_id, message_id]
+
+
+async def test_a_row_whose_every_attempt_died_is_failed_not_claimed_for_ever(
+    session: AsyncSession, engine: AsyncEngine, runtime: WorkerRuntime
+) -> None:
+    [message_id] = await write_mails(session, 1)
+    # Each earlier claim ended with its worker killed: no outcome, only the count.
+    async with runtime.sessions() as db:
+        await begin_write(db)
+        await db.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id)
+            .values(attempts=OPTIONS.max_attempts)
+        )
+        await db.commit()
+    result = await process(runtime, message_id)
+    assert result.outcome is Outcome.FAILED
+    assert transport(runtime).sent == [], "not tried again"
+    failed = await row(engine, message_id)
+    assert failed.status is OutboxStatus.FAILED
+    assert failed.last_error is not None and "none of 3 attempts came back" in failed.last_error
