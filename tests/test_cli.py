@@ -47,7 +47,12 @@ def test_serve_on_a_fresh_folder_prints_tokens_that_work(tmp_path: Path) -> None
         output = "".join(lines)
         assert f"GraphiQL: http://127.0.0.1:{port}/graphql" in output, output
         rows = re.findall(r"^\s+(\w+)\s+(\S+)@\S+\s+(rt_\S+)$", output, re.MULTILINE)
-        assert {role for role, _, _ in rows} == {"ADMIN", "ACCOUNT_MANAGER", "CANDIDATE", "HIRING_MEMBER"}
+        assert {role for role, _, _ in rows} == {
+            "ADMIN",
+            "ACCOUNT_MANAGER",
+            "CANDIDATE",
+            "HIRING_MEMBER",
+        }
         tokens = {name: token for _, name, token in rows}
         query = "{ me { role } myInterviews(group: PENDING) { edges { node { round } } } }"
         body = httpx.post(

@@ -29,10 +29,13 @@ from app.calendars.base import (
     AuthExpired,
     CalendarClient,
     CalendarError,
+    Changes,
     EventSpec,
     Gone,
+    ProviderEvent,
     Retryable,
     Revoked,
+    SyncTokenExpired,
     TokenHolder,
     WrittenEvent,
     retry_after_seconds,
@@ -51,6 +54,8 @@ UTC_ZONE = ZoneInfo("UTC")
 # getSchedule statuses that make a slot unavailable; "workingElsewhere" and "free" do not.
 BUSY_STATUSES = frozenset({"busy", "oof", "tentative"})
 AVAILABILITY_INTERVAL_MINUTES = 15
+# Seconds before asking again for a meeting Graph has not given a join URL yet.
+CONFERENCE_RETRY_AFTER = 5.0
 
 
 class RoundtableGraphProtocol(MSGraphProtocol):  # type: ignore[misc]
@@ -202,8 +207,11 @@ class OutlookCalendarClient(CalendarClient):
             if not spec.create_conference:
                 return WrittenEvent(provider_event_id=str(event.object_id), web_link=None)
             # save() does not read the join URL back: fetch the event again for it.
-            saved = calendar.get_event(event.object_id)
-            return _written(saved or event)
+            written = _written(calendar.get_event(event.object_id) or event)
+            if written.conference_url is None:
+                # A retried POST with the same transactionId finds the event and reads again.
+                raise Retryable("the Teams link is not ready yet", CONFERENCE_RETRY_AFTER)
+            return written
 
         return await self._run(create)
 
@@ -230,6 +238,48 @@ class OutlookCalendarClient(CalendarClient):
             event.delete()
 
         await self._run(delete)
+
+    async def restore_event(self, provider_event_id: str, spec: EventSpec) -> WrittenEvent:
+        # Graph forgets a deleted event: create it again (the old transactionId is free).
+        return await self.create_event(spec)
+
+    async def changes(self, *, sync_token: str | None, start: datetime, end: datetime) -> Changes:
+        """calendarView/delta: a full round over [start, end) ends with a deltaLink (the
+        window travels inside it), which the next round follows to get only the changes.
+        O365 has no delta for events, so its authenticated connection makes the calls."""
+
+        def read(account: Any) -> Changes:
+            url: str | None = sync_token
+            params: dict[str, str] | None = None
+            if url is None:
+                url = (
+                    f"{account.protocol.service_url}me/calendars/{self.calendar_id}"
+                    "/calendarView/delta"
+                )
+                params = {
+                    "startDateTime": _graph_time(start),
+                    "endDateTime": _graph_time(end),
+                }
+            found: list[ProviderEvent] = []
+            while True:
+                try:
+                    answer = account.con.get(url, params=params).json()
+                except requests.HTTPError as exc:
+                    if sync_token and _status(exc) == 410:
+                        raise SyncTokenExpired(f"Graph answered 410: {exc}") from exc
+                    raise
+                params = None  # the links carry the query
+                found += [_delta_item(item) for item in answer.get("value") or []]
+                next_link = answer.get("@odata.nextLink")
+                if next_link:
+                    url = str(next_link)
+                    continue
+                delta = answer.get("@odata.deltaLink")
+                return Changes(
+                    events=found, sync_token=str(delta) if delta else None, full=not sync_token
+                )
+
+        return await self._run(read)
 
     async def busy(self, start: datetime, end: datetime) -> list[TimeRange]:
         def read(account: Any) -> list[TimeRange]:
@@ -338,6 +388,33 @@ def _send_booleans(event: Any) -> None:
         return data
 
     event.to_api_data = with_booleans
+
+
+def _graph_time(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _dtz(value: dict[str, Any] | None) -> datetime | None:
+    """A Graph dateTimeTimeZone as Roundtable reads it back (we write and ask for UTC)."""
+    if not value or not value.get("dateTime"):
+        return None
+    wall = datetime.fromisoformat(str(value["dateTime"]).rstrip("Z")[:26])
+    name = value.get("timeZone") or "UTC"
+    tz = UTC_ZONE if name in {"UTC", "tzone://Microsoft/Utc"} else ZoneInfo(str(name))
+    return wall.replace(tzinfo=tz).astimezone(UTC)
+
+
+def _delta_item(item: dict[str, Any]) -> ProviderEvent:
+    if "@removed" in item:
+        return ProviderEvent(id=str(item["id"]), removed=True)
+    body = item.get("body") or {}
+    return ProviderEvent(
+        id=str(item["id"]),
+        removed=bool(item.get("isCancelled")),
+        start=_dtz(item.get("start")),
+        end=_dtz(item.get("end")),
+        text=f"{item.get('subject') or ''}\n{body.get('content') or ''}",
+    )
 
 
 def _written(event: Any) -> WrittenEvent:

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access import Viewer
+from app.calendars.conference import expect_provider_conference
 from app.calendars.freebusy import calendar_busy
 from app.calendars.sync import request_sync
 from app.config import Settings
@@ -169,6 +170,9 @@ async def book_slot(
     interview.alternative_times_requested = False
     interview.conference_url = settings.conference_url_template.format(interview_id=interview.id)
     interview.conference_provider = "roundtable"
+    await expect_provider_conference(
+        session=session, settings=settings, interview=interview, now=now
+    )
     try:
         await session.flush()
     except IntegrityError as exc:

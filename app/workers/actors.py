@@ -19,6 +19,7 @@ import dramatiq
 from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.middleware import Middleware
 
+from app.calendars.reconcile import request_due_reconciles
 from app.calendars.sync import SYNC_TOPIC
 from app.notifications.service import MAIL_TOPIC
 from app.workers.calendar import sync_calendars
@@ -84,7 +85,8 @@ def declare_actors(broker: dramatiq.Broker, runtime: WorkerRuntime) -> Actors:
 
 
 async def sweep(actors: Actors) -> tuple[int, int]:
-    """Due reminders first (their mails are then published in the same pass), then missed rows."""
+    """Due reminders and calendar reconciles first (their rows are then published in the
+    same pass), then missed rows."""
     runtime = actors.runtime
     now = runtime.clock()
     reminded = await send_due_reminders(
@@ -92,6 +94,13 @@ async def sweep(actors: Actors) -> tuple[int, int]:
         reminder_after=timedelta(hours=runtime.settings.reminder_after_hours),
         now=now,
     )
+    if runtime.settings.calendar_reconcile_minutes:
+        # Queued as calendar_sync rows, published below like any other.
+        await request_due_reconciles(
+            sessions=runtime.sessions,
+            period=timedelta(minutes=runtime.settings.calendar_reconcile_minutes),
+            now=now,
+        )
     published = await publish_pending(
         sessions=runtime.sessions,
         publish=actors.publish,

@@ -9,19 +9,23 @@ the row fails for good, as a calendar write would leave it.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.calendars.conference import settle_conference
 from app.db import begin_write
-from app.models import Interview, Participant, SyncState
-from app.notifications.delivery import DeliveryError, PermanentDeliveryError
+from app.models import Interview, InterviewStatus, Participant, SyncState
+from app.notifications.delivery import Deferred, DeliveryError, PermanentDeliveryError
 from app.notifications.facts import (
+    InterviewFacts,
     MailIntent,
     load_interview_facts,
     recipient_name,
     superseded,
 )
+from app.notifications.kinds import MessageKind
 from app.notifications.mail import render_mail
 from app.workers.outbox import ClaimedMessage
 from app.workers.runtime import WorkerRuntime
@@ -47,6 +51,11 @@ async def deliver_mail(message: ClaimedMessage, *, runtime: WorkerRuntime) -> st
     if skip is not None:
         logger.info("outbox %s not sent: %s", message.id, skip)
         return f"not sent: {skip}"
+    if facts is not None and await _wait_for_conference(intent, facts, runtime):
+        raise Deferred(
+            "waiting for the requester's calendar to create the conference link",
+            retry_after=runtime.settings.conference_wait_poll_seconds,
+        )
     try:
         mail = render_mail(intent, facts, runtime.settings, recipient_name=name)
         await runtime.mail.send(mail)
@@ -63,6 +72,32 @@ async def deliver_mail(message: ClaimedMessage, *, runtime: WorkerRuntime) -> st
         raise
     await record_invite(runtime.sessions, intent, error=None)
     return None
+
+
+async def _wait_for_conference(
+    intent: MailIntent, facts: InterviewFacts, runtime: WorkerRuntime
+) -> bool:
+    """Whether this mail shows the conference link while the provider is still making it.
+
+    Past the limit the fallback link becomes final (the sync then keeps it), so no mail
+    waits for ever and everyone still gets one link.
+    """
+    pending = facts.conference_pending_since
+    if pending is None or facts.status is not InterviewStatus.BOOKED:
+        return False
+    if intent.invite is None and intent.kind != MessageKind.INTERVIEW_BOOKED:
+        return False
+    limit = timedelta(seconds=runtime.settings.conference_wait_limit_seconds)
+    if runtime.clock() - pending < limit:
+        return True
+    async with runtime.sessions() as session:
+        await begin_write(session)
+        interview = await session.get(Interview, facts.interview_id)
+        if interview is not None:
+            await settle_conference(session, interview)
+        await session.commit()
+    logger.warning("interview %s: gave up waiting for the conference link", facts.interview_id)
+    return False
 
 
 async def record_invite(

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import begin_write
 from app.models import OutboxMessage, OutboxStatus
-from app.notifications.delivery import PermanentDeliveryError, TransientDeliveryError
+from app.notifications.delivery import Deferred, PermanentDeliveryError, TransientDeliveryError
 from app.workers.options import WorkerOptions
 
 logger = logging.getLogger(__name__)
@@ -82,6 +82,19 @@ async def process_outbox_message(
         if handler is None:
             raise TransientDeliveryError(f"no worker handles topic {claimed.topic!r} yet")
         note = await handler(claimed)
+    except Deferred as exc:
+        # Waiting for something else to happen first: the attempt is given back.
+        delay = timedelta(seconds=exc.retry_after or options.min_backoff_seconds)
+        now = clock()
+        await _finish(
+            sessions,
+            claimed,
+            attempts=claimed.attempts - 1,
+            last_error=exc.reason[:MAX_REASON],
+            available_at=now + delay,
+            published_at=now,
+        )
+        return Result(Outcome.RETRY, retry_in=delay, reason=exc.reason)
     except TransientDeliveryError as exc:
         if claimed.attempts >= options.max_attempts:
             return await _fail(sessions, claimed, clock(), f"gave up: {exc.reason}")
