@@ -11,8 +11,6 @@ gives up for good and keeps the fallback. A deadline makes sure no mail waits fo
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +21,7 @@ from app.models import (
     ConnectionState,
     Interview,
     Notification,
+    utcnow,
 )
 from app.notifications.kinds import MessageKind
 
@@ -39,7 +38,7 @@ def _configured(settings: Settings, provider: CalendarProvider) -> bool:
 
 
 async def expect_provider_conference(
-    *, session: AsyncSession, settings: Settings, interview: Interview, now: datetime
+    *, session: AsyncSession, settings: Settings, interview: Interview
 ) -> bool:
     """At booking: mark the conference pending when the requester's calendar will make one.
 
@@ -56,7 +55,9 @@ async def expect_provider_conference(
             ),
         )
     )
-    interview.conference_pending_since = now if connected else None
+    # The workers' real time, like the outbox rows whose waiting it governs (the domain's
+    # clock may be set elsewhere in tests and demos).
+    interview.conference_pending_since = utcnow() if connected else None
     return bool(connected)
 
 

@@ -170,9 +170,7 @@ async def book_slot(
     interview.alternative_times_requested = False
     interview.conference_url = settings.conference_url_template.format(interview_id=interview.id)
     interview.conference_provider = "roundtable"
-    await expect_provider_conference(
-        session=session, settings=settings, interview=interview, now=now
-    )
+    await expect_provider_conference(session=session, settings=settings, interview=interview)
     try:
         await session.flush()
     except IntegrityError as exc:

@@ -1,0 +1,136 @@
+"""One conference link per interview: the booking mails wait for the provider's link.
+
+Google answers the insert before the Meet conference exists (createRequest "pending"); the
+booking's mails are queued before that, and are delivered first. Everyone must still end
+with the same Meet link: in the API, in every mail, every invite and every calendar copy.
+"""
+
+from __future__ import annotations
+
+import re
+from email.message import EmailMessage
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from app.calendars.sync import SYNC_TOPIC
+from app.config import Settings
+from app.db import create_session_factory
+from app.models import CalendarProvider, Interview, OutboxMessage, OutboxStatus
+from app.notifications.service import MAIL_TOPIC
+from app.workers.outbox import Outcome
+from tests.calendars.conftest import Fakes
+from tests.calendars.drain import Drainer
+from tests.calendars.test_freebusy import connect
+from tests.conftest import Clock, GraphQLClient
+from tests.factories import book_first_slot, make_interview, make_world
+
+GOOGLE, MICROSOFT = CalendarProvider.GOOGLE, CalendarProvider.MICROSOFT
+INTERVIEW = """query($id: ID!) { interview(id: $id) { conference { url provider } } }"""
+NOTIFICATIONS = """{ notifications(first: 50) { edges { node { kind message } } } }"""
+LINK = re.compile(r"https://[\w.-]+/[\w/-]+")
+
+
+def links_in(mail: EmailMessage) -> set[str]:
+    """Every URL in every text part of the mail, the invite included."""
+    found: set[str] = set()
+    for part in mail.walk():
+        if part.get_content_maintype() == "multipart":
+            continue
+        payload = part.get_payload(decode=True)
+        if isinstance(payload, bytes):
+            # Unfold iCalendar lines first: a long URL may be split over two.
+            text = payload.decode(errors="replace").replace("\r\n ", "").replace("\n ", "")
+            found |= set(LINK.findall(text))
+    return found
+
+
+async def test_meet_link_arriving_after_the_mails_are_queued_is_the_only_link(
+    session: AsyncSession,
+    engine: AsyncEngine,
+    settings: Settings,
+    fakes: Fakes,
+    clock: Clock,
+    gql: GraphQLClient,
+) -> None:
+    world = await make_world(session)
+    side = world.a
+    await connect(session, settings, fakes, side.member, GOOGLE)  # the requester
+    await connect(session, settings, fakes, side.colleague, MICROSOFT)
+    await session.commit()
+    fakes.google.conferences_pending = True
+    interview = await make_interview(
+        session, settings, side, clock.now, participants=[side.member, side.colleague]
+    )
+    drainer = Drainer.start(settings)
+    try:
+        await drainer.drain(MAIL_TOPIC)  # the request's mails, which show no link
+        drainer.mail.sent.clear()
+        booked = await book_first_slot(session, settings, side, interview, clock.now)
+        fallback = booked.conference_url
+        assert fallback and booked.conference_pending_since is not None
+
+        # The mails are due first: each waits, without spending an attempt.
+        waited = await drainer.once(MAIL_TOPIC)
+        assert waited and {r.outcome for r in waited} == {Outcome.RETRY}
+        assert drainer.mail.sent == []
+        # The sync writes the requester's event; Google's Meet link is still pending.
+        await drainer.once(SYNC_TOPIC)
+        assert fakes.google.events(side.member.email), "the event exists, without its link yet"
+        assert not fakes.microsoft.events(side.colleague.email), "others wait for the link"
+        await drainer.once(MAIL_TOPIC)
+        assert drainer.mail.sent == []
+        # Google finishes the conference; the next pass reads it and everything follows.
+        fakes.google.finish_conferences()
+        await drainer.drain(SYNC_TOPIC, MAIL_TOPIC)
+    finally:
+        await drainer.close()
+
+    async with create_session_factory(engine)() as fresh:
+        interview_now = await fresh.get(Interview, booked.id)
+        rows = list(await fresh.scalars(select(OutboxMessage)))
+        await fresh.commit()
+    assert interview_now is not None
+    meet = interview_now.conference_url
+    assert meet and meet.startswith("https://meet.google.com/") and meet != fallback
+    assert interview_now.conference_pending_since is None
+
+    # The API.
+    shown = await gql(INTERVIEW, {"id": str(booked.id)}, token=world.token(side.candidate))
+    assert shown["data"]["interview"]["conference"] == {"url": meet, "provider": "google_meet"}
+    for person in (side.candidate, side.member, side.colleague, side.manager):
+        body = await gql(NOTIFICATIONS, token=world.token(person))
+        booked_texts = [
+            e["node"]["message"]
+            for e in body["data"]["notifications"]["edges"]
+            if e["node"]["kind"] == "INTERVIEW_BOOKED"
+        ]
+        assert booked_texts and all(meet in t and fallback not in t for t in booked_texts)
+
+    # Every mail and invite: only the Meet link (besides Roundtable's own page links).
+    booking_mails = [m for m in drainer.mail.sent if "booked" in str(m["Subject"]).lower()]
+    assert {str(m["To"]) for m in booking_mails} >= {
+        side.candidate.email,
+        side.member.email,
+        side.colleague.email,
+        side.manager.email,
+    }
+    for mail in booking_mails:
+        conference_links = {u for u in links_in(mail) if not u.startswith(settings.public_url)}
+        assert conference_links == {meet}, (mail["To"], conference_links)
+    invites = [
+        m
+        for m in drainer.mail.sent
+        if any(p.get_content_type() == "text/calendar" for p in m.walk())
+    ]
+    assert invites, "the candidate gets an invite"
+
+    # Every calendar copy.
+    [own] = fakes.google.events(side.member.email)
+    assert own["hangoutLink"] == meet
+    [theirs] = fakes.microsoft.events(side.colleague.email)
+    assert meet in theirs["body"]["content"] and fallback not in theirs["body"]["content"]
+
+    assert {r.status for r in rows} == {OutboxStatus.DONE}
+    # Waiting spent no attempt: each mail was sent on its first counted attempt.
+    assert all(r.attempts == 1 for r in rows if r.topic == MAIL_TOPIC)
