@@ -20,6 +20,7 @@ from app.workers.actors import topic_handlers
 from app.workers.options import WorkerOptions
 from app.workers.outbox import Result, process_outbox_message
 from app.workers.runtime import WorkerRuntime
+from tests.conftest import Clock
 
 
 @dataclass
@@ -30,6 +31,12 @@ class SkippingClock:
 
     def __call__(self) -> datetime:
         return utcnow() + self.skipped
+
+
+def real_time(clock: Clock) -> None:
+    """The domain's clock at the workers' real time: what is past and future (interviews
+    still to come, a calendar's window) then agrees with the outbox's timing."""
+    clock.now = utcnow().replace(minute=0, second=0, microsecond=0)
 
 
 @dataclass
