@@ -305,8 +305,9 @@ def _decide(
     for row in recorded:
         event = seen.get(row.provider_event_id or "")
         if not row.live:
-            # Cancelled: the sync removes it; anything still showing here is removed now.
-            if row.provider_event_id and event is not None and not event.removed:
+            # Cancelled, and the sync has not removed it (yet, or it failed): removed now,
+            # whether or not it changed lately (a delete of a missing event counts as done).
+            if row.provider_event_id:
                 repairs.append(_Repair("remove", row.provider_event_id, row))
             continue
         if row.provider_event_id is None or row.state is not CalendarEventState.SYNCED:
