@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.calendars.base import (
@@ -46,12 +46,11 @@ from app.calendars.base import (
     event_key,
 )
 from app.calendars.connections import client_for, report_broken, token_cipher
-from app.calendars.sync import SYNC_TOPIC, request_sync
+from app.calendars.sync import request_sync
 from app.calendars.sync_plan import REFERENCE_LABEL, Action, Plan, Step, content_of, event_spec
 from app.calendars.tokens import TokenDecryptError
 from app.config import Settings
 from app.db import begin_write
-from app.errors import ErrorCode, ServiceError
 from app.models import (
     CalendarConnection,
     CalendarEvent,
@@ -62,74 +61,16 @@ from app.models import (
     Participant,
     SyncState,
 )
-from app.notifications.service import enqueue
 
 logger = logging.getLogger(__name__)
 
 # Payload key of a calendar_sync outbox row that asks for one connection's reconcile.
 RECONCILE_KEY = "reconcile_connection_id"
-BATCH = 200
 # The window compared: bookings lie within the request horizon (90 days) ahead.
 LOOK_BACK = timedelta(days=1)
 LOOK_AHEAD = timedelta(days=120)
 REFERENCE = re.compile(re.escape(REFERENCE_LABEL) + r"\s*interview-([0-9a-f-]{36})@roundtable")
 REVOKED_REASON = "calendar access was revoked: connect the calendar again"
-
-
-async def request_reconciles(
-    *, session: AsyncSession, connection_id: uuid.UUID | None, now: datetime
-) -> int:
-    """On demand (admins): one connection, or every connected one; returns rows queued."""
-    query = select(CalendarConnection).where(CalendarConnection.state == ConnectionState.CONNECTED)
-    if connection_id is not None:
-        query = query.where(CalendarConnection.id == connection_id)
-    connections = list(await session.scalars(query.order_by(CalendarConnection.id)))
-    if connection_id is not None and not connections:
-        raise ServiceError.one(
-            ErrorCode.NOT_FOUND, "no connected calendar with this id", "connectionId"
-        )
-    for connection in connections:
-        connection.reconcile_requested_at = now
-        enqueue(session, topic=SYNC_TOPIC, payload={RECONCILE_KEY: str(connection.id)})
-    return len(connections)
-
-
-async def request_due_reconciles(
-    *, sessions: async_sessionmaker[AsyncSession], period: timedelta, now: datetime
-) -> int:
-    """The periodic half: one reconcile row per connection not asked for within `period`.
-
-    Safe in every worker process at once: each connection is claimed by a conditional
-    UPDATE in the transaction that writes its row.
-    """
-    cutoff = now - period
-    due = or_(
-        CalendarConnection.reconcile_requested_at.is_(None),
-        CalendarConnection.reconcile_requested_at <= cutoff,
-    )
-    queued = 0
-    async with sessions() as session:
-        await begin_write(session)
-        ids = list(
-            await session.scalars(
-                select(CalendarConnection.id)
-                .where(CalendarConnection.state == ConnectionState.CONNECTED, due)
-                .order_by(CalendarConnection.reconcile_requested_at.nulls_first())
-                .limit(BATCH)
-            )
-        )
-        for connection_id in ids:
-            claimed = await session.execute(
-                update(CalendarConnection)
-                .where(CalendarConnection.id == connection_id, due)
-                .values(reconcile_requested_at=now)
-                .execution_options(synchronize_session=False)
-            )
-            if getattr(claimed, "rowcount", 0) == 1:
-                enqueue(session, topic=SYNC_TOPIC, payload={RECONCILE_KEY: str(connection_id)})
-                queued += 1
-        await session.commit()
-    return queued
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import models
-from app.calendars import connections, disconnect, oauth, reconcile
+from app.calendars import connections, disconnect, oauth, reconcile_schedule
 from app.errors import ErrorCode, ServiceError
 from app.schema.context import Info
 from app.schema.errors import UserError, forbidden, user_errors
@@ -153,7 +153,7 @@ class CalendarMutation:
                 raise ServiceError.one(
                     ErrorCode.NOT_FOUND, "no connected calendar with this id", "connectionId"
                 )
-            return await reconcile.request_reconciles(
+            return await reconcile_schedule.request_reconciles(
                 session=session, connection_id=parsed, now=models.utcnow()
             )
 

@@ -19,7 +19,7 @@ import dramatiq
 from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.middleware import Middleware
 
-from app.calendars.reconcile import request_due_reconciles
+from app.calendars.reconcile_schedule import request_due_reconciles
 from app.calendars.sync import SYNC_TOPIC
 from app.notifications.service import MAIL_TOPIC
 from app.workers.calendar import sync_calendars

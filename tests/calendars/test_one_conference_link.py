@@ -16,7 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from app.calendars.sync import SYNC_TOPIC
 from app.config import Settings
 from app.db import create_session_factory
-from app.models import CalendarProvider, Interview, OutboxMessage, OutboxStatus
+from app.models import (
+    CalendarProvider,
+    Interview,
+    OutboxMessage,
+    OutboxStatus,
+    Participant,
+    SyncState,
+)
 from app.notifications.service import MAIL_TOPIC
 from app.workers.outbox import Outcome
 from tests.calendars.conftest import Fakes
@@ -134,3 +141,43 @@ async def test_meet_link_arriving_after_the_mails_are_queued_is_the_only_link(
     assert {r.status for r in rows} == {OutboxStatus.DONE}
     # Waiting spent no attempt: each mail was sent on its first counted attempt.
     assert all(r.attempts == 1 for r in rows if r.topic == MAIL_TOPIC)
+
+
+async def test_when_the_provider_never_answers_the_fallback_link_is_the_only_link(
+    session: AsyncSession,
+    engine: AsyncEngine,
+    settings: Settings,
+    fakes: Fakes,
+    clock: Clock,
+) -> None:
+    world = await make_world(session)
+    side = world.a
+    await connect(session, settings, fakes, side.member, GOOGLE)
+    await session.commit()
+    interview = await make_interview(session, settings, side, clock.now)
+    drainer = Drainer.start(settings)
+    try:
+        await drainer.drain(MAIL_TOPIC)
+        drainer.mail.sent.clear()
+        fakes.google.faults.fail_next(503, times=100)
+        booked = await book_first_slot(session, settings, side, interview, clock.now)
+        await drainer.drain(SYNC_TOPIC, MAIL_TOPIC)
+    finally:
+        await drainer.close()
+
+    async with create_session_factory(engine)() as fresh:
+        found = await fresh.get(Interview, booked.id)
+        member = await fresh.scalar(
+            select(Participant).where(Participant.user_id == side.member.id)
+        )
+        await fresh.commit()
+    assert found is not None and found.conference_pending_since is None
+    assert found.conference_url == booked.conference_url
+    # The member's attempts ran out: FAILED, with the reason, never PENDING for ever.
+    assert member is not None and member.sync_state is SyncState.FAILED
+    assert member.sync_error and "gave up" in member.sync_error
+    booking_mails = [m for m in drainer.mail.sent if "booked" in str(m["Subject"]).lower()]
+    assert booking_mails
+    for mail in booking_mails:
+        links = {u for u in links_in(mail) if not u.startswith(settings.public_url)}
+        assert links == {booked.conference_url}

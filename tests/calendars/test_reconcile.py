@@ -19,7 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.access import load_viewer
-from app.calendars.reconcile import REVOKED_REASON, request_due_reconciles
+from app.calendars.reconcile import REVOKED_REASON
+from app.calendars.reconcile_schedule import request_due_reconciles
 from app.calendars.sync import SYNC_TOPIC
 from app.config import Settings
 from app.db import begin_write, create_session_factory
