@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from functools import partial
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -27,7 +28,7 @@ from app.notifications.facts import (
 )
 from app.notifications.kinds import MessageKind
 from app.notifications.mail import render_mail
-from app.workers.outbox import ClaimedMessage
+from app.workers.outbox import ClaimedMessage, Completion
 from app.workers.runtime import WorkerRuntime
 
 logger = logging.getLogger(__name__)
@@ -35,7 +36,9 @@ logger = logging.getLogger(__name__)
 MAX_SYNC_ERROR = 1000
 
 
-async def deliver_mail(message: ClaimedMessage, *, runtime: WorkerRuntime) -> str | None:
+async def deliver_mail(
+    message: ClaimedMessage, *, runtime: WorkerRuntime
+) -> str | Completion | None:
     intent = MailIntent.from_payload(message.id, message.created_at, message.payload)
     # A short read transaction, ended before the network call: on SQLite every
     # transaction holds the write lock, and nothing should wait on an SMTP server.
@@ -70,8 +73,9 @@ async def deliver_mail(message: ClaimedMessage, *, runtime: WorkerRuntime) -> st
             except Exception:
                 logger.warning("outbox %s: sync state not recorded", message.id, exc_info=True)
         raise
-    await record_invite(runtime.sessions, intent, error=None)
-    return None
+    # The sync state is written with the row's DONE mark, in one short transaction right
+    # after the server accepted: the window for a duplicate after a crash is that small.
+    return Completion(write=partial(write_invite_state, intent=intent, error=None))
 
 
 async def _wait_for_conference(
@@ -111,6 +115,19 @@ async def record_invite(
     """
     if intent.invite is None or intent.interview_id is None:
         return 0
+    async with sessions() as session:
+        await begin_write(session)
+        changed = await write_invite_state(session, intent=intent, error=error)
+        await session.commit()
+    return changed
+
+
+async def write_invite_state(
+    session: AsyncSession, *, intent: MailIntent, error: str | None
+) -> int:
+    """The UPDATE behind `record_invite`, inside the caller's transaction."""
+    if intent.invite is None or intent.interview_id is None:
+        return 0
     current = select(Interview.id).where(Interview.id == intent.interview_id)
     if intent.sequence is not None:
         current = current.where(Interview.ical_sequence == intent.sequence)
@@ -122,17 +139,14 @@ async def record_invite(
             f"the calendar invitation could not be mailed: {error}"[:MAX_SYNC_ERROR],
         )
     )
-    async with sessions() as session:
-        await begin_write(session)
-        result = await session.execute(
-            update(Participant)
-            .where(
-                Participant.interview_id.in_(current.scalar_subquery()),
-                func.lower(Participant.email) == intent.to.lower(),
-            )
-            .values(sync_state=state, sync_error=reason)
-            .execution_options(synchronize_session=False)
+    result = await session.execute(
+        update(Participant)
+        .where(
+            Participant.interview_id.in_(current.scalar_subquery()),
+            func.lower(Participant.email) == intent.to.lower(),
         )
-        await session.commit()
+        .values(sync_state=state, sync_error=reason)
+        .execution_options(synchronize_session=False)
+    )
     changed: int = getattr(result, "rowcount", 0) or 0
     return changed

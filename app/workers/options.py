@@ -15,16 +15,18 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class WorkerOptions(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ROUNDTABLE_WORKER_", extra="ignore")
 
-    # A claimed row is left alone by other workers this long; longer than any delivery.
-    lease_seconds: float = Field(default=300, gt=0)
+    # A claimed row is left alone by other workers this long; renewed every third of it
+    # while the work goes on, so a dead worker's rows are free again within one lease.
+    lease_seconds: float = Field(default=20, gt=0)
     # Deliveries tried before a row is marked FAILED (admins can retry it).
     max_attempts: int = Field(default=8, ge=1)
     min_backoff_seconds: float = Field(default=15, gt=0)
     max_backoff_seconds: float = Field(default=3600, gt=0)
     # How often each relay and worker process sweeps for missed rows and due reminders.
-    sweep_interval_seconds: float = Field(default=30, gt=0)
-    # A due row nobody has claimed for this long is published again (a lost broker message).
-    republish_after_seconds: float = Field(default=300, ge=0)
+    sweep_interval_seconds: float = Field(default=15, gt=0)
+    # A due row nobody has claimed for this long is published again (a lost broker message,
+    # a dead worker): lease + this + one sweep interval bounds recovery (50 s by default).
+    republish_after_seconds: float = Field(default=15, ge=0)
     sweep_batch: int = Field(default=500, ge=1)
     # Redis key prefix: several deployments (or test runs) can share one Redis.
     namespace: str = "roundtable"

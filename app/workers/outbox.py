@@ -10,17 +10,26 @@ other's way without locks held across network calls:
   the attempt, so a second delivery of the same broker message, or a republished one,
   finds the row taken or done and does nothing.
 
-A worker that dies holding a claim loses nothing: once the lease has passed and the row has
-sat unclaimed for `republish_after`, a sweep publishes it again.
+A claim's lease is short and renewed while its handler runs, so a live worker keeps its
+row however slow the provider, and a dead worker's row is free again within a lease. A
+worker that dies holding a claim loses nothing: once the lease has passed and the row has
+sat unclaimed for `republish_after`, a sweep publishes it again (Dramatiq's Redis broker
+also requeues a dead worker's unacknowledged messages on its own).
+
+Delivery is at least once. The window for a duplicate is the time between the receiver's
+acceptance (SMTP 250, a provider's answer) and the DONE mark: the handler's own bookkeeping
+is written in the same short transaction as that mark (`Completion`), nothing else runs in
+between, and a repeated mail carries the same Message-ID so that mail clients fold it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -47,9 +56,19 @@ class ClaimedMessage:
     attempts: int  # this attempt's number, from 1
 
 
-# A handler does the work of one row and returns a note for the row (or None); it raises
-# TransientDeliveryError to be retried later and PermanentDeliveryError to fail at once.
-Handler = Callable[[ClaimedMessage], Awaitable[str | None]]
+@dataclass(frozen=True)
+class Completion:
+    """What a handler hands back after the receiver accepted: a note for the row, and its
+    own bookkeeping, written in the transaction that marks the row DONE."""
+
+    note: str | None = None
+    write: Callable[[AsyncSession], Awaitable[object]] | None = None
+
+
+# A handler does the work of one row and returns a note for the row (or None, or a
+# Completion); it raises TransientDeliveryError to be retried later and
+# PermanentDeliveryError to fail at once.
+Handler = Callable[[ClaimedMessage], Awaitable["str | Completion | None"]]
 
 
 class Outcome(enum.StrEnum):
@@ -81,7 +100,8 @@ async def process_outbox_message(
     try:
         if handler is None:
             raise TransientDeliveryError(f"no worker handles topic {claimed.topic!r} yet")
-        note = await handler(claimed)
+        async with _renewing_lease(sessions, claimed, clock, options.lease):
+            outcome = await handler(claimed)
     except Deferred as exc:
         # Waiting for something else to happen first: the attempt is given back.
         delay = timedelta(seconds=exc.retry_after or options.min_backoff_seconds)
@@ -129,9 +149,67 @@ async def process_outbox_message(
             published_at=now,
         )
         return Result(Outcome.RETRY, retry_in=delay, reason=repr(exc))
-    now = clock()
-    await _finish(sessions, claimed, status=OutboxStatus.DONE, last_error=note, processed_at=now)
-    return Result(Outcome.DONE, reason=note)
+    completion = outcome if isinstance(outcome, Completion) else Completion(note=outcome)
+    await _finish(
+        sessions,
+        claimed,
+        write=completion.write,
+        status=OutboxStatus.DONE,
+        last_error=completion.note,
+        processed_at=clock(),
+    )
+    return Result(Outcome.DONE, reason=completion.note)
+
+
+@contextlib.asynccontextmanager
+async def _renewing_lease(
+    sessions: async_sessionmaker[AsyncSession],
+    claimed: ClaimedMessage,
+    clock: Callable[[], datetime],
+    lease: timedelta,
+) -> AsyncIterator[None]:
+    """Extend the claim every third of a lease while the work goes on."""
+
+    async def renew() -> None:
+        while True:
+            await asyncio.sleep(lease.total_seconds() / 3)
+            try:
+                kept = await _extend(sessions, claimed, clock() + lease)
+            except Exception:
+                # The database is briefly away: the next beat tries again, and a lost lease
+                # only lets another worker repeat the delivery (at least once).
+                logger.warning("outbox %s: lease not renewed", claimed.id, exc_info=True)
+                continue
+            if not kept:
+                logger.warning("outbox %s: claim lost while working", claimed.id)
+                return
+
+    beat = asyncio.create_task(renew())
+    try:
+        yield
+    finally:
+        beat.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beat
+
+
+async def _extend(
+    sessions: async_sessionmaker[AsyncSession], claimed: ClaimedMessage, until: datetime
+) -> bool:
+    async with sessions() as session:
+        await begin_write(session)
+        result = await session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == claimed.id,
+                OutboxMessage.status == OutboxStatus.PENDING,
+                OutboxMessage.attempts == claimed.attempts,
+            )
+            .values(available_at=until)
+            .execution_options(synchronize_session=False)
+        )
+        await session.commit()
+    return bool(getattr(result, "rowcount", 0))
 
 
 async def _claim(
@@ -193,13 +271,15 @@ async def _fail(
 async def _finish(
     sessions: async_sessionmaker[AsyncSession],
     claimed: ClaimedMessage,
+    *,
+    write: Callable[[AsyncSession], Awaitable[object]] | None = None,
     **values: Any,
 ) -> None:
     # Only while the claim is still ours: a worker whose lease ran out (and whose row
     # another worker took) must not overwrite that worker's outcome.
     async with sessions() as session:
         await begin_write(session)
-        await session.execute(
+        result = await session.execute(
             update(OutboxMessage)
             .where(
                 OutboxMessage.id == claimed.id,
@@ -209,6 +289,9 @@ async def _finish(
             .values(**values)
             .execution_options(synchronize_session=False)
         )
+        rowcount: int = getattr(result, "rowcount", 0) or 0
+        if write is not None and rowcount:
+            await write(session)  # commits with the mark, or not at all
         await session.commit()
 
 

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.config import Settings
@@ -25,7 +25,14 @@ from app.notifications.kinds import MessageKind
 from app.notifications.service import MAIL_TOPIC, Recipient, tell
 from app.workers.actors import topic_handlers
 from app.workers.options import WorkerOptions
-from app.workers.outbox import Outcome, Result, process_outbox_message, publish_pending
+from app.workers.outbox import (
+    ClaimedMessage,
+    Completion,
+    Outcome,
+    Result,
+    process_outbox_message,
+    publish_pending,
+)
 from app.workers.runtime import WorkerRuntime
 from tests.workers.conftest import eventually
 
@@ -276,3 +283,114 @@ async def test_topics_without_a_worker_stay_in_the_outbox(
         now=utcnow(),
     )
     assert published == 0
+
+
+async def test_a_live_worker_keeps_its_claim_past_the_lease(
+    session: AsyncSession, engine: AsyncEngine, settings: Settings, clean_db: None
+) -> None:
+    """The lease is renewed while the handler works: a slow delivery is not repeated."""
+    options = WorkerOptions(lease_seconds=0.3, max_attempts=3)
+    started, release = asyncio.Event(), asyncio.Event()
+    calls: list[uuid.UUID] = []
+
+    async def slow(message: ClaimedMessage) -> str:
+        calls.append(message.id)
+        if len(calls) == 1:  # the first delivery is slow; a repeat would return at once
+            started.set()
+            await release.wait()
+        return "sent"
+
+    rt = WorkerRuntime(settings, options, transport=RecordingTransport(), clock=utcnow)
+    try:
+        [message_id] = await write_mails(session, 1)
+
+        async def deliver() -> Result:
+            return await process_outbox_message(
+                sessions=rt.sessions,
+                handlers={MAIL_TOPIC: slow},
+                message_id=message_id,
+                options=options,
+                clock=utcnow,
+            )
+
+        first = asyncio.create_task(deliver())
+        await started.wait()
+        await asyncio.sleep(1.0)  # three leases of real time pass while the work goes on
+        assert (await deliver()).outcome is Outcome.SKIPPED
+        release.set()
+        assert (await first).outcome is Outcome.DONE
+        assert calls == [message_id]
+    finally:
+        await rt.close()
+
+
+async def test_a_completion_is_written_with_the_done_mark_or_not_at_all(
+    session: AsyncSession, engine: AsyncEngine, runtime: WorkerRuntime
+) -> None:
+    [message_id] = await write_mails(session, 1)
+
+    async def broken_bookkeeping(db: AsyncSession) -> None:
+        raise RuntimeError("the bookkeeping failed")
+
+    async def handler(message: ClaimedMessage) -> Completion:
+        return Completion(note="sent", write=broken_bookkeeping)
+
+    with pytest.raises(RuntimeError):
+        await process_outbox_message(
+            sessions=runtime.sessions,
+            handlers={MAIL_TOPIC: handler},
+            message_id=message_id,
+            options=runtime.options,
+            clock=runtime.clock,
+        )
+    # Rolled back together: the row is not DONE, so the lease lets it be delivered again.
+    assert (await row(engine, message_id)).status is OutboxStatus.PENDING
+
+
+def test_a_dead_workers_rows_are_published_again_within_a_minute_on_the_defaults() -> None:
+    """Claim at t=0, die at once: lease, republish delay and one sweep interval bound it."""
+    defaults = WorkerOptions()
+    worst = (
+        defaults.lease.total_seconds()
+        + defaults.republish_after.total_seconds()
+        + defaults.sweep_interval_seconds
+    )
+    assert worst <= 60
+    # The renewal beat comes well inside the lease, so a live worker never loses its row
+    # to a slow database write.
+    assert defaults.lease_seconds / 3 <= defaults.lease_seconds - 5
+
+
+async def test_a_dead_workers_row_is_published_again_after_its_lease(
+    session: AsyncSession, engine: AsyncEngine, runtime: WorkerRuntime
+) -> None:
+    defaults = WorkerOptions()
+    [message_id] = await write_mails(session, 1)
+    start = utcnow()
+    published: list[uuid.UUID] = []
+
+    async def sweep(at: datetime) -> int:
+        return await publish_pending(
+            sessions=runtime.sessions,
+            publish=lambda _topic, mid: published.append(mid),
+            topics=[MAIL_TOPIC],
+            options=defaults,
+            now=at,
+        )
+
+    assert await sweep(start) == 1
+    # A worker claims it and dies without finishing (no renewals follow).
+    async with runtime.sessions() as db:
+        await begin_write(db)
+        await db.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id)
+            .values(attempts=1, available_at=start + defaults.lease)
+        )
+        await db.commit()
+    at = start
+    while not published[1:]:
+        at += timedelta(seconds=defaults.sweep_interval_seconds)
+        await sweep(at)
+        assert at - start <= timedelta(seconds=60), "not published again within a minute"
+    assert published == [message_id, message_id]
