@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
 from O365 import Account
@@ -165,10 +165,9 @@ class OutlookCalendarClient(CalendarClient):
             url: str | None = sync_token
             params: dict[str, str] | None = None
             if url is None:
-                url = (
-                    f"{account.protocol.service_url}me/calendars/{self.calendar_id}"
-                    "/calendarView/delta"
-                )
+                # v1.0 offers delta on the default calendar's view, the calendar that
+                # connecting chose (`account`); per-calendar delta is beta only.
+                url = f"{account.protocol.service_url}me/calendarView/delta"
                 params = {
                     "startDateTime": _graph_time(start),
                     "endDateTime": _graph_time(end),
@@ -312,8 +311,13 @@ def _dtz(value: dict[str, Any] | None) -> datetime | None:
     if not value or not value.get("dateTime"):
         return None
     wall = datetime.fromisoformat(str(value["dateTime"]).rstrip("Z")[:26])
-    name = value.get("timeZone") or "UTC"
-    tz = UTC_ZONE if name in {"UTC", "tzone://Microsoft/Utc"} else ZoneInfo(str(name))
+    name = str(value.get("timeZone") or "UTC")
+    try:
+        tz = UTC_ZONE if name in {"UTC", "tzone://Microsoft/Utc"} else ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        # A Windows zone name: read as UTC. At worst the event looks moved and is
+        # written again at the booked time, which changes nothing.
+        tz = UTC_ZONE
     return wall.replace(tzinfo=tz).astimezone(UTC)
 
 

@@ -119,11 +119,11 @@ async def reconcile_connection(
     final_attempt: bool = False,
 ) -> ReconcileResult:
     result = ReconcileResult()
-    read = await _read(sessions, connection_id)
+    now = clock()
+    read = await _read(sessions, connection_id, now)
     if read is None:
         return result
     connection, recorded, statuses = read
-    now = clock()
     try:
         client = client_for(connection, settings)
     except TokenDecryptError as exc:
@@ -166,7 +166,7 @@ async def reconcile_connection(
 
 
 async def _read(
-    sessions: async_sessionmaker[AsyncSession], connection_id: uuid.UUID
+    sessions: async_sessionmaker[AsyncSession], connection_id: uuid.UUID, now: datetime
 ) -> tuple[CalendarConnection, list[_Recorded], dict[uuid.UUID, InterviewStatus]] | None:
     async with sessions() as session:
         connection = await session.get(CalendarConnection, connection_id)
@@ -186,8 +186,16 @@ async def _read(
         recorded: list[_Recorded] = []
         statuses: dict[uuid.UUID, InterviewStatus] = {}
         for event, interview in rows:
-            live = interview.status is InterviewStatus.BOOKED and interview.booked_start is not None
             statuses[interview.id] = interview.status
+            start, end = interview.booked_start, interview.booked_end
+            live = interview.status is InterviewStatus.BOOKED and start is not None
+            if (
+                live
+                and start is not None
+                and end is not None
+                and not (now - LOOK_BACK < end and start < now + LOOK_AHEAD)
+            ):
+                continue  # outside the window compared: neither listed nor checked
             spec = None
             if live:
                 plan = Plan(
@@ -311,6 +319,11 @@ async def _record(
                 result.failed += 1
                 message = f"{type(repair.error).__name__}: {repair.error}"
                 result.errors.append(message)
+                event = await session.get(CalendarEvent, row.event_id) if row else None
+                if event is not None:
+                    # Not SYNCED any more: the next sweep asks the sync to write it.
+                    event.state = CalendarEventState.FAILED
+                    event.last_error = message[:1000]
                 if row is not None and row.live:
                     failed[row.participant_id] = (
                         f"the event was changed in the calendar and could not be repaired: "

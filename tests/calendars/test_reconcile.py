@@ -292,3 +292,33 @@ async def test_only_admins_may_ask_for_a_reconcile(
     assert asked["data"]["reconcileCalendars"] == {"queued": 0, "errors": [{"code": "FORBIDDEN"}]}
     missing = await gql(RECONCILE, {"id": str(uuid.uuid4())}, token=world.token(world.admin))
     assert missing["data"]["reconcileCalendars"]["errors"] == [{"code": "NOT_FOUND"}]
+
+
+async def test_interviews_past_the_window_are_neither_listed_nor_written_again(
+    session: AsyncSession,
+    engine: AsyncEngine,
+    settings: Settings,
+    fakes: Fakes,
+    clock: Clock,
+) -> None:
+    real_time(clock)
+    world = await make_world(session)
+    side = world.a
+    await connect(session, settings, fakes, side.member, GOOGLE)
+    await connect(session, settings, fakes, side.colleague, MICROSOFT)
+    await session.commit()
+    drainer = Drainer.start(settings)
+    try:
+        await book_on_day(session, settings, side, clock, 1)
+        await drainer.drain(SYNC_TOPIC, MAIL_TOPIC)
+        drainer.clock.skipped += timedelta(days=10)  # the interview is long over
+        await request_due_reconciles(
+            sessions=drainer.runtime.sessions, period=HOUR, now=drainer.clock()
+        )
+        await drainer.drain(SYNC_TOPIC)
+    finally:
+        await drainer.close()
+    notes = await sweep_notes(engine)
+    assert len(notes) == 2 and all("(full): 0 checked, 0 written again" in n for n in notes)
+    assert len(fakes.google.events(side.member.email)) == 1
+    assert len(fakes.microsoft.events(side.colleague.email)) == 1
