@@ -6,6 +6,7 @@ production worker, the embedded worker and the tests each build their own set.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import uuid
@@ -65,8 +66,16 @@ def declare_actors(broker: dramatiq.Broker, runtime: WorkerRuntime) -> Actors:
                 options=options,
                 clock=runtime.clock,
             )
-            if result.outcome is Outcome.RETRY and result.retry_in is not None:
-                raise dramatiq.Retry(delay=int(result.retry_in / timedelta(milliseconds=1)))
+            if result.retry_in is None:
+                return
+            delay = int(result.retry_in / timedelta(milliseconds=1))
+            if result.outcome is Outcome.RETRY:
+                raise dramatiq.Retry(delay=delay)
+            if result.outcome is Outcome.DEFERRED:
+                # A wait, not a failure: a fresh message, so Dramatiq's retry budget is
+                # not spent on it (the row's attempts are not either).
+                actor = broker.get_actor(f"outbox_{topic}")
+                await asyncio.to_thread(actor.send_with_options, args=(message_id,), delay=delay)
 
         process.__name__ = f"outbox_{topic}"
         decorate = dramatiq.actor(

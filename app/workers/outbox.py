@@ -76,6 +76,7 @@ class Outcome(enum.StrEnum):
     RETRY = "RETRY"
     FAILED = "FAILED"
     SKIPPED = "SKIPPED"  # done already, claimed by another worker, or not due yet
+    DEFERRED = "DEFERRED"  # not yet, no attempt spent: look again after retry_in
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ async def process_outbox_message(
             available_at=now + delay,
             published_at=now,
         )
-        return Result(Outcome.RETRY, retry_in=delay, reason=exc.reason)
+        return Result(Outcome.DEFERRED, retry_in=delay, reason=exc.reason)
     except TransientDeliveryError as exc:
         if claimed.attempts >= options.max_attempts:
             return await _fail(sessions, claimed, clock(), f"gave up: {exc.reason}")

@@ -7,6 +7,7 @@ with the same Meet link: in the API, in every mail, every invite and every calen
 
 from __future__ import annotations
 
+import asyncio
 import re
 from email.message import EmailMessage
 
@@ -25,12 +26,15 @@ from app.models import (
     SyncState,
 )
 from app.notifications.service import MAIL_TOPIC
+from app.workers.background import Background
+from app.workers.options import WorkerOptions
 from app.workers.outbox import Outcome
 from tests.calendars.conftest import Fakes
-from tests.calendars.drain import Drainer
+from tests.calendars.drain import Drainer, MailBox
 from tests.calendars.test_freebusy import connect
 from tests.conftest import Clock, GraphQLClient
 from tests.factories import book_first_slot, make_interview, make_world
+from tests.workers.conftest import all_done, eventually
 
 GOOGLE, MICROSOFT = CalendarProvider.GOOGLE, CalendarProvider.MICROSOFT
 INTERVIEW = """query($id: ID!) { interview(id: $id) { conference { url provider } } }"""
@@ -79,7 +83,7 @@ async def test_meet_link_arriving_after_the_mails_are_queued_is_the_only_link(
 
         # The mails are due first: each waits, without spending an attempt.
         waited = await drainer.once(MAIL_TOPIC)
-        assert waited and {r.outcome for r in waited} == {Outcome.RETRY}
+        assert waited and {r.outcome for r in waited} == {Outcome.DEFERRED}
         assert drainer.mail.sent == []
         # The sync writes the requester's event; Google's Meet link is still pending.
         await drainer.once(SYNC_TOPIC)
@@ -181,3 +185,63 @@ async def test_when_the_provider_never_answers_the_fallback_link_is_the_only_lin
     for mail in booking_mails:
         links = {u for u in links_in(mail) if not u.startswith(settings.public_url)}
         assert links == {booked.conference_url}
+
+
+async def test_through_the_workers_mails_wait_without_spending_their_retries(
+    session: AsyncSession,
+    engine: AsyncEngine,
+    settings: Settings,
+    fakes: Fakes,
+    clock: Clock,
+) -> None:
+    """With Dramatiq (in-memory broker) and the relay: dozens of waits, two attempts allowed."""
+    world = await make_world(session)
+    side = world.a
+    await connect(session, settings, fakes, side.member, GOOGLE)
+    await session.commit()
+    interview = await make_interview(session, settings, side, clock.now)
+    fakes.google.conferences_pending = True
+    booked = await book_first_slot(session, settings, side, interview, clock.now)
+
+    mailbox = MailBox()
+    background = Background(
+        settings.model_copy(
+            update={"conference_wait_poll_seconds": 0.05, "reminder_after_hours": 24 * 365 * 50}
+        ),
+        in_process_worker=True,
+        options=WorkerOptions(
+            min_backoff_seconds=0.05,
+            max_backoff_seconds=0.2,
+            sweep_interval_seconds=0.2,
+            republish_after_seconds=300,  # a dropped message would not come back in time
+            max_attempts=2,
+            embedded_threads=2,
+        ),
+        transport=mailbox,
+    )
+    await asyncio.to_thread(background.start)
+    try:
+        background.wake()
+
+        async def waited_often() -> bool:
+            async with create_session_factory(engine)() as fresh:
+                rows = list(await fresh.scalars(select(OutboxMessage)))
+                await fresh.commit()
+            return any("waiting for" in (r.last_error or "") for r in rows)
+
+        await eventually(waited_often, what="booking mails waiting for the Meet link")
+        await asyncio.sleep(1.0)  # about twenty waits each, with two attempts allowed
+        fakes.google.finish_conferences()
+        # The sync asks Google again after its Retry-After (5 s); then the mails go.
+        await eventually(all_done(engine), what="every row delivered", deadline_seconds=30)
+    finally:
+        await asyncio.to_thread(background.stop)
+    async with create_session_factory(engine)() as fresh:
+        found = await fresh.get(Interview, booked.id)
+        await fresh.commit()
+    assert found is not None and (found.conference_url or "").startswith("https://meet.google")
+    booking_mails = [m for m in mailbox.sent if "booked" in str(m["Subject"]).lower()]
+    assert booking_mails
+    for mail in booking_mails:
+        links = {u for u in links_in(mail) if not u.startswith(settings.public_url)}
+        assert links == {found.conference_url}
