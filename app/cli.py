@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import socket
 import sys
 from collections.abc import Sequence
 
@@ -57,21 +58,58 @@ def _print_tokens(tokens: list[tuple[str, str, str]]) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
-    settings = _embedded_settings()
+    listener = _listen(args.host, args.port)
+    settings = configure(_with_public_url(_embedded_settings(), args.host, listener))
     _migrate(settings)
     tokens = asyncio.run(_seed_and_tokens(settings, seed_if_empty=True))
     _print_tokens(tokens)
-    print(f"GraphiQL: http://{args.host}:{args.port}/graphql")
+    print(f"GraphiQL: {served_url(args.host, listener)}/graphql")
+    print(f"Links in mails lead to {settings.public_url}")
     print(f"Mail is written to {settings.mail_dir}/ as .eml files")
-    _run_uvicorn(settings, args, embedded=True)
+    _run_uvicorn(settings, listener, embedded=True)
 
 
 def cmd_api(args: argparse.Namespace) -> None:
-    settings = configure(load_settings())
-    _run_uvicorn(settings, args, embedded=False)
+    listener = _listen(args.host, args.port)
+    settings = configure(_with_public_url(load_settings(), args.host, listener))
+    _run_uvicorn(settings, listener, embedded=False)
 
 
-def _run_uvicorn(settings: Settings, args: argparse.Namespace, *, embedded: bool) -> None:
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind before anything else, so links can name the port really served (even --port 0)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise SettingsError(f"--host/--port: cannot listen on {host}:{port}: {exc}") from None
+    return sock
+
+
+def served_url(host: str, listener: socket.socket) -> str:
+    # A wildcard address is not one to put in a link: the loopback one reaches this server.
+    shown = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{listener.getsockname()[1]}"
+
+
+def _with_public_url(settings: Settings, host: str, listener: socket.socket) -> Settings:
+    """Without ROUNDTABLE_PUBLIC_URL, links use the address this process is served at."""
+    if "public_url" in settings.model_fields_set:
+        return settings
+    if host in {"0.0.0.0", "::", ""}:
+        logging.getLogger(__name__).warning(
+            "ROUNDTABLE_PUBLIC_URL is not set: links in mails use %s; set it to the address "
+            "people reach this server at",
+            served_url(host, listener),
+        )
+    return settings.model_copy(update={"public_url": served_url(host, listener)})
+
+
+def _run_uvicorn(settings: Settings, listener: socket.socket, *, embedded: bool) -> None:
     import uvicorn
 
     from app.main import create_app
@@ -83,13 +121,23 @@ def _run_uvicorn(settings: Settings, args: argparse.Namespace, *, embedded: bool
     app = create_app(
         settings, on_outbox_written=background.wake, lifespan_hooks=[background.lifespan]
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    host, port = listener.getsockname()[:2]
+    logging.getLogger(__name__).info(
+        "listening on %s:%s; links in mails lead to %s", host, port, settings.public_url
+    )
+    server = uvicorn.Server(uvicorn.Config(app, log_level="info"))
+    server.run(sockets=[listener])
 
 
 def cmd_worker(_: argparse.Namespace) -> None:
     from app.workers.options import WorkerOptions
 
     settings = configure(load_settings())  # the worker decrypts calendar tokens
+    if "public_url" not in settings.model_fields_set:
+        logging.getLogger(__name__).warning(
+            "ROUNDTABLE_PUBLIC_URL is not set: links in the mails this worker writes use %s",
+            settings.public_url,
+        )
     if not settings.broker_url:
         raise SettingsError(
             "ROUNDTABLE_BROKER_URL: required for `roundtable worker` (redis://... or "

@@ -44,7 +44,14 @@ class Settings(BaseSettings):
     reminder_after_hours: int = Field(default=24, ge=1)
     max_windows: int = Field(default=50, ge=2)
     max_days_ahead: int = Field(default=90, ge=1)
-    conference_url_template: str = "https://meet.roundtable.local/{interview_id}"
+    # Empty: a Jitsi Meet room with an unguessable name on `jitsi_url`. Otherwise a URL
+    # with {interview_id} and/or {room} (the unguessable name) in it.
+    conference_url_template: str = ""
+    jitsi_url: str = "https://meet.jit.si"
+    # Where the links in mails lead: Roundtable's own page unless the marketplace's client
+    # builds it. Placeholders: {public_url}, {token}, {interview_id}.
+    booking_url_template: str = "{public_url}/links/{token}"
+    link_valid_days: int = Field(default=7, ge=1, le=365)
     google_client_id: str = ""
     google_client_secret: str = ""
     google_api_url: str = ""
@@ -99,8 +106,30 @@ class Settings(BaseSettings):
     @field_validator("conference_url_template")
     @classmethod
     def _conference_template(cls, value: str) -> str:
-        if "{interview_id}" not in value:
-            raise ValueError("the template must contain {interview_id}")
+        if not value:
+            return value
+        if "{interview_id}" not in value and "{room}" not in value:
+            raise ValueError("the template must contain {interview_id} or {room}")
+        _check_template(value, room="r", interview_id="i")
+        return value
+
+    @field_validator("jitsi_url")
+    @classmethod
+    def _jitsi_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise ValueError("use an absolute http(s) URL such as https://meet.jit.si")
+        return value.rstrip("/")
+
+    @field_validator("booking_url_template")
+    @classmethod
+    def _booking_template(cls, value: str) -> str:
+        if "{token}" not in value:
+            raise ValueError("the template must contain {token}")
+        url = _check_template(value, public_url="https://x.example", token="t", interview_id="i")
+        parts = urlsplit(url)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise ValueError("the template must give an absolute http(s) URL")
         return value
 
     @property
@@ -110,6 +139,14 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.async_database_url.startswith("sqlite")
+
+
+def _check_template(template: str, **values: str) -> str:
+    try:
+        return template.format(**values)
+    except (KeyError, IndexError, ValueError) as exc:
+        allowed = ", ".join("{" + name + "}" for name in values)
+        raise ValueError(f"unknown placeholder {exc}; use {allowed}") from None
 
 
 def _named_problems(exc: ValidationError, prefix: str) -> list[str]:

@@ -21,11 +21,13 @@ from app.access import load_viewer
 from app.calendars.oauth import oauth_callback
 from app.config import Settings
 from app.db import create_engine, create_session_factory
+from app.links.access import LINK_HEADER, LinkAccess, LinkRefusal, authenticate_link
 from app.models import utcnow
 from app.people.tokens import authenticate
 from app.schema import build_schema
 from app.schema.context import Context, request_session
 from app.schema.loaders import Loaders
+from app.web.routes import web_routes
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +73,15 @@ class RoundtableGraphQL(GraphQL[Context, None]):
                 viewer = await load_viewer(session, user)
             # Authentication reads only; end that transaction so SQLite's lock is released.
             await session.commit()
+        link: LinkAccess | None = None
+        refusal: LinkRefusal | None = None
+        link_token = request.headers.get(LINK_HEADER, "")
+        if viewer is None and link_token:
+            found = await authenticate_link(
+                session=session, settings=self.settings, token=link_token, now=self.clock()
+            )
+            link, refusal = (found, None) if isinstance(found, LinkAccess) else (None, found)
+            await session.commit()
         lock = asyncio.Lock()  # one operation at a time on the request's session
         return Context(
             request=request,
@@ -81,6 +92,8 @@ class RoundtableGraphQL(GraphQL[Context, None]):
             db_lock=lock,
             on_outbox_written=self.on_outbox_written,
             clock=self.clock,
+            link=link,
+            link_refusal=refusal,
         )
 
 
@@ -118,6 +131,9 @@ def create_app(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/health", health),
+            *web_routes(
+                settings=settings, session_factory=create_session_factory(engine), clock=clock
+            ),
             Route(
                 "/oauth/{provider}/callback",
                 oauth_callback(

@@ -8,9 +8,12 @@ import socket
 import subprocess
 import sys
 import time
+from email import policy
+from email.parser import BytesParser
 from pathlib import Path
 
 import httpx
+import pytest
 
 
 def _free_port() -> int:
@@ -68,6 +71,21 @@ def test_serve_on_a_fresh_folder_prints_tokens_that_work(tmp_path: Path) -> None
         )
         assert graphiql.status_code == 200
         assert (tmp_path / "var" / "roundtable.db").exists()
+        # The demo's mails, written by the in-process worker, link to the port really served.
+        assert f"Links in mails lead to http://127.0.0.1:{port}" in output
+        links: list[str] = []
+        while time.monotonic() < deadline and not links:
+            for path in (tmp_path / "var" / "mail").glob("*.eml"):
+                mail = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+                text = mail.get_body(("plain",))
+                assert text is not None
+                links += re.findall(r"Select an interview time: (\S+)", text.get_content())
+            time.sleep(0.2)
+        assert links, "the demo candidate's request mail was written"
+        for link in links:
+            assert link.startswith(f"http://127.0.0.1:{port}/links/"), link
+            page = httpx.get(link, timeout=10)
+            assert page.status_code == 200 and 'id="app"' in page.text
     finally:
         proc.terminate()
         proc.wait(timeout=15)
@@ -108,3 +126,28 @@ def test_a_bad_setting_stops_the_api_with_its_name(tmp_path: Path) -> None:
     )
     assert run.returncode == 2
     assert "ROUNDTABLE_DATABASE_URL" in run.stderr
+
+
+def test_links_use_the_port_really_bound_unless_the_public_url_is_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from app.cli import _listen, _with_public_url
+    from app.config import Settings
+
+    monkeypatch.delenv("ROUNDTABLE_PUBLIC_URL", raising=False)
+    listener = _listen("127.0.0.1", 0)  # the system picks the port, as with --port 0
+    try:
+        port = listener.getsockname()[1]
+        assert port != 0
+        assert _with_public_url(Settings(), "127.0.0.1", listener).public_url == (
+            f"http://127.0.0.1:{port}"
+        )
+        assert _with_public_url(Settings(), "0.0.0.0", listener).public_url == (
+            f"http://127.0.0.1:{port}"
+        )
+        monkeypatch.setenv("ROUNDTABLE_PUBLIC_URL", "https://jobs.example.com")
+        assert _with_public_url(Settings(), "0.0.0.0", listener).public_url == (
+            "https://jobs.example.com"
+        )
+    finally:
+        listener.close()

@@ -18,6 +18,12 @@ from app.config import SettingsError, async_database_url, load_settings
         ("ROUNDTABLE_MIN_NOTICE_MINUTES", "-5"),
         ("ROUNDTABLE_GRAPHIQL", "perhaps"),
         ("ROUNDTABLE_CONFERENCE_URL_TEMPLATE", "https://meet.example.com/static"),
+        ("ROUNDTABLE_CONFERENCE_URL_TEMPLATE", "https://meet.example.com/{room}/{nope}"),
+        ("ROUNDTABLE_JITSI_URL", "meet.jit.si"),
+        ("ROUNDTABLE_BOOKING_URL_TEMPLATE", "https://jobs.example.com/book"),
+        ("ROUNDTABLE_BOOKING_URL_TEMPLATE", "/book/{token}"),
+        ("ROUNDTABLE_BOOKING_URL_TEMPLATE", "https://jobs.example.com/{token}/{who}"),
+        ("ROUNDTABLE_LINK_VALID_DAYS", "0"),
         ("ROUNDTABLE_WORKER_MAX_ATTEMPTS", "0"),
         ("ROUNDTABLE_WORKER_LEASE_SECONDS", "soon"),
     ],
@@ -53,3 +59,18 @@ def test_production_processes_need_a_secret_key(monkeypatch: pytest.MonkeyPatch)
 )
 def test_plain_database_urls_get_the_async_driver(url: str, expected: str) -> None:
     assert async_database_url(url) == expected
+
+
+def test_links_and_meetings_default_to_roundtable_and_a_public_jitsi(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ["CONFERENCE_URL_TEMPLATE", "JITSI_URL", "BOOKING_URL_TEMPLATE", "PUBLIC_URL"]:
+        monkeypatch.delenv(f"ROUNDTABLE_{name}", raising=False)
+    settings = load_settings(require_secret=False)
+    assert settings.conference_url_template == ""
+    assert settings.jitsi_url == "https://meet.jit.si"
+    assert settings.booking_url_template == "{public_url}/links/{token}"
+    monkeypatch.setenv(
+        "ROUNDTABLE_BOOKING_URL_TEMPLATE", "https://jobs.example.com/i/{interview_id}?t={token}"
+    )
+    assert load_settings(require_secret=False).booking_url_template.startswith("https://jobs")

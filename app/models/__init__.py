@@ -18,6 +18,7 @@ from app.models.interviews import (
     SlotReservation,
     SyncState,
 )
+from app.models.links import LinkGrant, LinkScope
 from app.models.messaging import Notification, OutboxMessage, OutboxStatus
 from app.models.people import ApiToken, Organization, Role, User
 
@@ -32,6 +33,8 @@ __all__ = [
     "ConnectionState",
     "Interview",
     "InterviewStatus",
+    "LinkGrant",
+    "LinkScope",
     "Notification",
     "Organization",
     "OutboxMessage",

@@ -42,6 +42,7 @@ class MailIntent:
     invite: InviteMethod | None
     sequence: int | None
     message: str
+    link_grant_id: uuid.UUID | None = None
 
     @classmethod
     def from_payload(
@@ -59,6 +60,7 @@ class MailIntent:
             invite=InviteMethod(invite) if invite else None,
             sequence=payload.get("sequence"),
             message=str(payload.get("message", "")),
+            link_grant_id=_uuid(payload.get("link_grant_id")),
         )
 
 
@@ -82,6 +84,13 @@ class InterviewFacts:
     ical_sequence: int
     # Set while the requester's calendar is still creating the Meet / Teams meeting.
     conference_pending_since: datetime | None = None
+
+    @property
+    def horizon(self) -> datetime | None:
+        """The interview's last moment as it stands: the booking's end or the last window's."""
+        if self.booked_end is not None:
+            return self.booked_end
+        return max((end for _, end in self.windows), default=None)
 
     @property
     def attendees(self) -> tuple[Person, ...]:

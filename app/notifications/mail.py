@@ -15,6 +15,7 @@ from email.utils import format_datetime, formataddr, parseaddr
 from zoneinfo import ZoneInfo
 
 from app.config import Settings
+from app.links.grants import link_expiry, signed_url
 from app.notifications.facts import InterviewFacts, MailIntent
 from app.notifications.ical import InviteDetails, Person, build_invite
 from app.notifications.kinds import MessageKind
@@ -28,7 +29,7 @@ class Body:
     paragraphs: list[str] = field(default_factory=list)
     times: list[str] = field(default_factory=list)
     times_title: str = ""
-    link: tuple[str, str] | None = None  # (label, url)
+    links: list[tuple[str, str]] = field(default_factory=list)  # (label, url)
 
 
 def message_id(intent: MailIntent, settings: Settings) -> str:
@@ -111,8 +112,34 @@ def _is_candidate(intent: MailIntent, facts: InterviewFacts) -> bool:
     return intent.user_id == facts.candidate_id or intent.to == facts.candidate.email
 
 
-def _select_link(facts: InterviewFacts, settings: Settings) -> tuple[str, str]:
-    return ("Select an interview time", f"{settings.public_url}/interviews/{facts.interview_id}")
+SELECT_LABEL = "Select an interview time"
+VIEW_LABEL = "View the interview"
+BOOKED_LABEL = "View or cancel your interview"
+JOIN_LABEL = "Join the interview"
+
+
+def _access_link(
+    intent: MailIntent, facts: InterviewFacts, settings: Settings, label: str
+) -> list[tuple[str, str]]:
+    """The mail's own signed link (see app/links), if its row asked for one."""
+    if intent.link_grant_id is None:
+        return []
+    expires_at = link_expiry(issued_at=intent.created_at, horizon=facts.horizon, settings=settings)
+    url = signed_url(
+        settings,
+        grant_id=intent.link_grant_id,
+        interview_id=facts.interview_id,
+        expires_at=expires_at,
+    )
+    return [(label, url)]
+
+
+def _select_link(i: MailIntent, f: InterviewFacts, s: Settings) -> list[tuple[str, str]]:
+    return _access_link(i, f, s, SELECT_LABEL)
+
+
+def _view_link(i: MailIntent, f: InterviewFacts, s: Settings) -> list[tuple[str, str]]:
+    return _access_link(i, f, s, VIEW_LABEL)
 
 
 def _requested(i: MailIntent, f: InterviewFacts, s: Settings, tz: str) -> Body:
@@ -121,7 +148,7 @@ def _requested(i: MailIntent, f: InterviewFacts, s: Settings, tz: str) -> Body:
         paragraphs=[
             f"{f.requester.name} and the hiring team would like to interview you ({_what(f)})."
         ],
-        link=_select_link(f, s),
+        links=_select_link(i, f, s),
     )
     return _offered(body, f, tz)
 
@@ -133,6 +160,7 @@ def _added(i: MailIntent, f: InterviewFacts, s: Settings, tz: str) -> Body:
             f"{f.requester.name} added you to {_what(f)} with {f.candidate.name}.",
             "The candidate chooses one of these times; you will receive an invitation then.",
         ],
+        links=_view_link(i, f, s),
     )
     return _offered(body, f, tz)
 
@@ -141,6 +169,7 @@ def _request_sent(i: MailIntent, f: InterviewFacts, s: Settings, tz: str) -> Bod
     body = Body(
         subject=f"Interview times sent to {f.candidate.name} ({f.project_title})",
         paragraphs=[f"{f.requester.name} sent {_what(f)} to {f.candidate.name}."],
+        links=_view_link(i, f, s),
     )
     return _offered(body, f, tz)
 
@@ -150,8 +179,7 @@ def _times_updated(i: MailIntent, f: InterviewFacts, s: Settings, tz: str) -> Bo
         subject=f"New interview times: {f.project_title}",
         paragraphs=[f"The hiring team changed the times offered for {_what(f)}."],
     )
-    if _is_candidate(i, f):
-        body.link = _select_link(f, s)
+    body.links = _select_link(i, f, s) if _is_candidate(i, f) else _view_link(i, f, s)
     return _offered(body, f, tz)
 
 
@@ -164,7 +192,10 @@ def _booked(i: MailIntent, f: InterviewFacts, s: Settings, tz: str) -> Body:
             f"{f.candidate.name} booked {_what(f)}.",
             f"When: {span(f.booked_start, f.booked_end, tz)}",
         ],
-        link=("Join the interview", f.conference_url) if f.conference_url else None,
+        links=[
+            *([(JOIN_LABEL, f.conference_url)] if f.conference_url else []),
+            *_access_link(i, f, s, BOOKED_LABEL if _is_candidate(i, f) else VIEW_LABEL),
+        ],
     )
 
 
@@ -174,7 +205,9 @@ def _alternative(i: MailIntent, f: InterviewFacts, s: Settings, tz: str) -> Body
         paragraphs.append(f'Their message: "{f.alternative_message}"')
     paragraphs.append("Offer other times by editing the interview's availability.")
     return Body(
-        subject=f"{f.candidate.name} asked for other interview times", paragraphs=paragraphs
+        subject=f"{f.candidate.name} asked for other interview times",
+        paragraphs=paragraphs,
+        links=_view_link(i, f, s),
     )
 
 
@@ -192,7 +225,7 @@ def _reminder(i: MailIntent, f: InterviewFacts, s: Settings, tz: str) -> Body:
     body = Body(
         subject=f"Reminder: select a time for your interview ({f.project_title})",
         paragraphs=[f"The hiring team is waiting for you to choose a time for {_what(f)}."],
-        link=_select_link(f, s),
+        links=_select_link(i, f, s),
     )
     return _offered(body, f, tz)
 
@@ -203,6 +236,7 @@ def _reminder_sent(i: MailIntent, f: InterviewFacts, s: Settings, tz: str) -> Bo
         paragraphs=[
             f"{f.candidate.name} has not chosen a time for {_what(f)} yet and was reminded.",
         ],
+        links=_view_link(i, f, s),
     )
 
 
@@ -248,8 +282,7 @@ def _text(greeting: str, body: Body) -> str:
         lines.append(body.times_title)
         lines += [f"  - {t}" for t in body.times]
         lines.append("")
-    if body.link is not None:
-        label, url = body.link
+    for label, url in body.links:
         lines += [f"{label}: {url}", ""]
     lines.append("-- Roundtable")
     return "\n".join(lines) + "\n"
@@ -262,8 +295,7 @@ def _html(greeting: str, body: Body) -> str:
     if body.times:
         items = "".join(f"<li>{e(t)}</li>" for t in body.times)
         parts.append(f"<p>{e(body.times_title)}</p><ul>{items}</ul>")
-    if body.link is not None:
-        label, url = body.link
+    for label, url in body.links:
         parts.append(f'<p><a href="{e(url, quote=True)}">{e(label)}</a></p>')
     parts.append("<p>-- Roundtable</p>")
     return "<!DOCTYPE html><html><body>" + "".join(parts) + "</body></html>\n"

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.links.grants import add_grant
 from app.models import Interview, Notification, OutboxMessage, User
 from app.notifications.kinds import InviteMethod, MessageKind
 
@@ -53,6 +54,13 @@ def tell(
         if recipient.email in seen:
             continue
         seen.add(recipient.email)
+        grant = (
+            add_grant(
+                session, kind=kind, interview=interview, email=recipient.email, user=recipient.user
+            )
+            if interview is not None
+            else None
+        )
         mail = enqueue(
             session,
             topic=MAIL_TOPIC,
@@ -65,6 +73,8 @@ def tell(
                 "invite": recipient.invite.value if recipient.invite else None,
                 "sequence": interview.ical_sequence if interview else None,
                 "message": message,
+                # The mail's link is signed from this grant when the mail is rendered.
+                "link_grant_id": str(grant.id) if grant else None,
                 **(extra or {}),
             },
         )

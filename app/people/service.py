@@ -146,3 +146,27 @@ async def get_user(*, session: AsyncSession, user_id: uuid.UUID, field: str = "u
     if user is None:
         raise not_found("user", field)
     return user
+
+
+async def update_me(
+    *, session: AsyncSession, user_id: uuid.UUID, name: str | None, time_zone: str | None
+) -> User:
+    """A user's own name and time zone; a field left out stays as it is."""
+    errors: list[FieldError] = []
+    clean_name: str | None = None
+    if name is not None:
+        try:
+            clean_name = _required_text(name, "name", 200)
+        except ServiceError as exc:
+            errors.extend(exc.errors)
+    if time_zone is not None and zone(time_zone) is None:
+        errors.append(validation(f"{time_zone!r} is not an IANA time zone", "timeZone"))
+    if errors:
+        raise ServiceError(errors)
+    user = await get_user(session=session, user_id=user_id)
+    if clean_name is not None:
+        user.name = clean_name
+    if time_zone is not None:
+        user.time_zone = time_zone
+    await session.flush()
+    return user

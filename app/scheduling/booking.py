@@ -13,6 +13,7 @@ from app.access import Viewer
 from app.calendars.conference import expect_provider_conference
 from app.calendars.freebusy import calendar_busy
 from app.calendars.sync import request_sync
+from app.conference import meeting_link
 from app.config import Settings
 from app.errors import ErrorCode, ServiceError, validation
 from app.models import (
@@ -168,8 +169,7 @@ async def book_slot(
     interview.booked_start, interview.booked_end = slot.start, slot.end
     interview.booked_by_id = viewer.id
     interview.alternative_times_requested = False
-    interview.conference_url = settings.conference_url_template.format(interview_id=interview.id)
-    interview.conference_provider = "roundtable"
+    interview.conference_url, interview.conference_provider = meeting_link(settings, interview.id)
     await expect_provider_conference(session=session, settings=settings, interview=interview)
     try:
         await session.flush()

@@ -13,6 +13,7 @@ from app.access import Viewer
 from app.calendars.sync import request_sync
 from app.config import Settings
 from app.errors import ErrorCode, FieldError, ServiceError, validation
+from app.links.grants import RevokedBecause, revoke_earlier_rounds, revoke_links
 from app.models import (
     Interview,
     InterviewStatus,
@@ -81,6 +82,9 @@ async def request_interview(
     )
     session.add(interview)
     await session.flush()
+    await revoke_earlier_rounds(
+        session, proposal_id=proposal.id, new_interview_id=interview.id, now=now
+    )
     repository.add_windows(session, interview.id, windows)
     session.add_all(
         Participant(
@@ -310,6 +314,10 @@ async def mark_cancelled(
 ) -> None:
     """Cancel, free the reserved time at once, and tell everyone concerned."""
     was_booked = interview.status is InterviewStatus.BOOKED
+    # A reschedule or a hire has revoked them already, saying why; this catches the rest.
+    await revoke_links(
+        session, interview_ids=[interview.id], because=RevokedBecause.CANCELLED, now=now
+    )
     interview.status = InterviewStatus.CANCELLED
     interview.cancelled_at = now
     interview.cancelled_by_id = by.id
@@ -368,6 +376,9 @@ async def reschedule_interview(
             "interviewId",
         )
     participants = await repository.participants_of(session, old.id)
+    await revoke_links(
+        session, interview_ids=[old.id], because=RevokedBecause.RESCHEDULED, now=now
+    )
     await mark_cancelled(
         session,
         old,
@@ -403,6 +414,9 @@ async def hire_candidate(
     require_open(proposal)
     proposal.status = ProposalStatus.HIRED
     pending = await repository.interviews_of(session, proposal.id, InterviewStatus.PENDING)
+    await revoke_links(
+        session, interview_ids=[i.id for i in pending], because=RevokedBecause.HIRED, now=now
+    )
     for interview in pending:
         await mark_cancelled(
             session,

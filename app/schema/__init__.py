@@ -16,19 +16,27 @@ from app.config import Settings
 from app.schema.calendars import CalendarMutation, CalendarQuery
 from app.schema.errors import UserInputError
 from app.schema.interviews import InterviewMutation, InterviewQuery
+from app.schema.links import LinkFieldsOnly, LinkQuery
 from app.schema.notifications import NotificationMutation, NotificationQuery
 from app.schema.outbox import OutboxMutation, OutboxQuery
-from app.schema.people import AdminMutation, PeopleQuery
+from app.schema.people import AdminMutation, MeMutation, PeopleQuery
 
 
 @strawberry.type
-class Query(PeopleQuery, InterviewQuery, NotificationQuery, CalendarQuery, OutboxQuery):
+class Query(
+    PeopleQuery, InterviewQuery, NotificationQuery, CalendarQuery, OutboxQuery, LinkQuery
+):
     pass
 
 
 @strawberry.type
 class Mutation(
-    InterviewMutation, NotificationMutation, AdminMutation, CalendarMutation, OutboxMutation
+    InterviewMutation,
+    NotificationMutation,
+    AdminMutation,
+    CalendarMutation,
+    OutboxMutation,
+    MeMutation,
 ):
     pass
 
@@ -55,6 +63,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
             lambda: MaxAliasesLimiter(max_alias_count=settings.max_query_aliases),
             lambda: MaskErrors(should_mask_error=should_mask),
+            LinkFieldsOnly,  # a mail link reaches its interview's fields and nothing else
         ],
     )
 

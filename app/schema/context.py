@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -18,7 +19,8 @@ from starlette.requests import Request
 from app.access import Viewer
 from app.config import Settings
 from app.db import begin_write
-from app.errors import FieldError, ServiceError
+from app.errors import ErrorCode, FieldError, ServiceError
+from app.links.access import LinkAccess, LinkAction, LinkRefusal
 from app.models import utcnow
 from app.notifications.service import OUTBOX_WRITTEN
 from app.schema.loaders import Loaders
@@ -44,11 +46,28 @@ class Context:
     db_lock: asyncio.Lock
     on_outbox_written: Callable[[], None] | None = None
     clock: Callable[[], datetime] = field(default=utcnow)
+    # A mail link in X-Roundtable-Link (when no bearer token is sent): one interview only.
+    link: LinkAccess | None = None
+    link_refusal: LinkRefusal | None = None
 
     def require_viewer(self) -> Viewer:
         # The IsAuthenticated permission on every root field guarantees this.
         assert self.viewer is not None
         return self.viewer
+
+    def acting_viewer(self, interview_id: uuid.UUID, action: LinkAction) -> Viewer:
+        """The bearer token's user, or the candidate of a link allowed to do `action` here."""
+        if self.viewer is not None:
+            return self.viewer
+        link = self.link
+        if link is None or link.interview_id != interview_id:
+            raise ServiceError.one(ErrorCode.NOT_FOUND, "interview not found", "interviewId")
+        viewer = link.viewer
+        if viewer is None or not link.allows(interview_id, action):
+            raise ServiceError.one(
+                ErrorCode.FORBIDDEN, "this link lets you view the interview only", "interviewId"
+            )
+        return viewer
 
     async def unit_of_work(
         self, work: Callable[[AsyncSession], Awaitable[T]]

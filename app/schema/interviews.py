@@ -11,6 +11,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import ServiceError, validation
+from app.links.access import LinkAction
 from app.models import Interview as InterviewModel
 from app.pagination import Cursor, page_size
 from app.scheduling import booking, listing, requests
@@ -21,7 +22,7 @@ from app.schema.context import Info
 from app.schema.errors import UserError, query_errors, user_errors
 from app.schema.ids import parse_id, try_parse_id
 from app.schema.people import ProposalPayload
-from app.schema.permissions import IsAuthenticated
+from app.schema.permissions import IsAuthenticated, IsAuthenticatedOrLink
 from app.schema.types import (
     Application,
     Edge,
@@ -136,11 +137,18 @@ class InterviewQuery:
             return None  # not found and not yours read the same
         return Proposal(model=found)
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(permission_classes=[IsAuthenticatedOrLink])
     async def interview(self, info: Info, id: strawberry.ID) -> Interview | None:
         interview_id = try_parse_id(id)
         if interview_id is None:
             return None
+        link = info.context.link
+        if info.context.viewer is None and link is not None:
+            # The link is the permission: its own interview, and no other.
+            if not link.allows(interview_id, LinkAction.VIEW):
+                return None
+            row = await info.context.loaders.interview_by_id.load(interview_id)
+            return Interview(model=row) if row is not None else None
         try:
             async with info.context.db_lock:
                 found = await interview_for(
@@ -193,17 +201,19 @@ class InterviewQuery:
             for v in views
         ]
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(permission_classes=[IsAuthenticatedOrLink])
     async def available_slots(
         self, info: Info, interview_id: strawberry.ID, time_zone: str
     ) -> SlotAvailability:
         with query_errors():
+            parsed_id = parse_id(interview_id, "interviewId", "interview")
+            viewer = info.context.acting_viewer(parsed_id, LinkAction.LIST_SLOTS)
             async with info.context.db_lock:
                 result = await booking.available_slots(
                     session=info.context.session,
-                    viewer=info.context.require_viewer(),
+                    viewer=viewer,
                     settings=info.context.settings,
-                    interview_id=parse_id(interview_id, "interviewId", "interview"),
+                    interview_id=parsed_id,
                     time_zone=time_zone,
                     now=info.context.clock(),
                 )
@@ -272,16 +282,17 @@ class InterviewMutation:
 
         return await _interview_mutation(info, work)
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    @strawberry.mutation(permission_classes=[IsAuthenticatedOrLink])
     async def book_interview(self, info: Info, input: BookInterviewInput) -> InterviewPayload:
         ctx = info.context
 
         async def work(session: AsyncSession) -> InterviewModel:
+            interview_id = parse_id(input.interview_id, "interviewId", "interview")
             return await booking.book_slot(
                 session=session,
-                viewer=ctx.require_viewer(),
+                viewer=ctx.acting_viewer(interview_id, LinkAction.BOOK),
                 settings=ctx.settings,
-                interview_id=parse_id(input.interview_id, "interviewId", "interview"),
+                interview_id=interview_id,
                 start=input.start,
                 time_zone=input.time_zone,
                 now=ctx.clock(),
@@ -289,31 +300,33 @@ class InterviewMutation:
 
         return await _interview_mutation(info, work)
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    @strawberry.mutation(permission_classes=[IsAuthenticatedOrLink])
     async def request_alternative_times(
         self, info: Info, input: AlternativeTimesInput
     ) -> InterviewPayload:
         ctx = info.context
 
         async def work(session: AsyncSession) -> InterviewModel:
+            interview_id = parse_id(input.interview_id, "interviewId", "interview")
             return await booking.request_alternative_times(
                 session=session,
-                viewer=ctx.require_viewer(),
-                interview_id=parse_id(input.interview_id, "interviewId", "interview"),
+                viewer=ctx.acting_viewer(interview_id, LinkAction.REQUEST_ALTERNATIVE_TIMES),
+                interview_id=interview_id,
                 message=input.message,
             )
 
         return await _interview_mutation(info, work)
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    @strawberry.mutation(permission_classes=[IsAuthenticatedOrLink])
     async def cancel_interview(self, info: Info, input: CancelInterviewInput) -> InterviewPayload:
         ctx = info.context
 
         async def work(session: AsyncSession) -> InterviewModel:
+            interview_id = parse_id(input.interview_id, "interviewId", "interview")
             return await requests.cancel_interview(
                 session=session,
-                viewer=ctx.require_viewer(),
-                interview_id=parse_id(input.interview_id, "interviewId", "interview"),
+                viewer=ctx.acting_viewer(interview_id, LinkAction.CANCEL),
+                interview_id=interview_id,
                 reason=input.reason,
                 now=ctx.clock(),
             )

@@ -16,6 +16,7 @@ from strawberry.dataloader import DataLoader
 from app.models import (
     AvailabilityWindow,
     Interview,
+    Organization,
     Participant,
     Project,
     Proposal,
@@ -68,6 +69,7 @@ class Loaders:
     def __init__(self, session: AsyncSession, lock: asyncio.Lock) -> None:
         self.user_by_id = _by_id(session, lock, User)
         self.project_by_id = _by_id(session, lock, Project)
+        self.organization_by_id = _by_id(session, lock, Organization)
         self.proposal_by_id = _by_id(session, lock, Proposal)
         self.interview_by_id = _by_id(session, lock, Interview)
         self.interviews_by_proposal = _by_parent(

@@ -9,11 +9,13 @@ from typing import Any, TypeVar
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.errors import ErrorCode, ServiceError
+from app.links.access import LinkAction
 from app.people import service, tokens
 from app.schema.context import Info
 from app.schema.errors import UserError, forbidden, user_errors
 from app.schema.ids import parse_id
-from app.schema.permissions import IsAuthenticated
+from app.schema.permissions import IsAuthenticated, IsAuthenticatedOrLink
 from app.schema.types import Organization, Project, Proposal, Role, User
 
 T = TypeVar("T")
@@ -44,6 +46,14 @@ class CreateProjectInput:
 class CreateProposalInput:
     project_id: strawberry.ID
     candidate_id: strawberry.ID
+
+
+@strawberry.input
+class UpdateMeInput:
+    name: str | None = None
+    time_zone: str | None = strawberry.field(
+        default=None, description="IANA name; mails and invites use it from now on."
+    )
 
 
 @strawberry.type
@@ -159,3 +169,34 @@ class AdminMutation:
 
         token, errors = await _as_admin(info, work)
         return ApiTokenPayload(token=token, errors=errors)
+
+
+def _profile_owner(info: Info, input: UpdateMeInput) -> uuid.UUID:
+    """Whose profile: the bearer token's user, or a candidate's link (time zone only)."""
+    context = info.context
+    if context.viewer is not None:
+        return context.viewer.id
+    link = context.link
+    if link is None or link.user is None or LinkAction.UPDATE_TIME_ZONE not in link.actions:
+        raise ServiceError.one(ErrorCode.FORBIDDEN, "this link cannot change a profile")
+    if input.name is not None:
+        raise ServiceError.one(
+            ErrorCode.FORBIDDEN, "a mail link can change the time zone only", "name"
+        )
+    return link.user.id
+
+
+@strawberry.type
+class MeMutation:
+    @strawberry.mutation(permission_classes=[IsAuthenticatedOrLink])
+    async def update_me(self, info: Info, input: UpdateMeInput) -> UserPayload:
+        async def work(session: AsyncSession) -> Any:
+            return await service.update_me(
+                session=session,
+                user_id=_profile_owner(info, input),
+                name=input.name,
+                time_zone=input.time_zone,
+            )
+
+        user, errors = await info.context.unit_of_work(work)
+        return UserPayload(user=User.of(user) if user else None, errors=user_errors(errors))

@@ -91,6 +91,13 @@ class Project:
         return strawberry.ID(str(self.model.organization_id))
 
     @strawberry.field
+    async def organization(self, info: Info) -> Organization:
+        # Whoever sees the project sees the name of the organization it belongs to.
+        found = await info.context.loaders.organization_by_id.load(self.model.organization_id)
+        assert found is not None
+        return Organization.of(found)
+
+    @strawberry.field
     async def account_manager(self, info: Info) -> User:
         return await _user(info, self.model.account_manager_id)
 

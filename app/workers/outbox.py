@@ -290,8 +290,8 @@ async def _finish(
             .values(**values)
             .execution_options(synchronize_session=False)
         )
-        rowcount: int = getattr(result, "rowcount", 0) or 0
-        if write is not None and rowcount:
+        marked: int = getattr(result, "rowcount", 0) or 0
+        if write is not None and marked:
             await write(session)  # commits with the mark, or not at all
         await session.commit()
 

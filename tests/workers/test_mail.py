@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from email import policy
 from email.message import EmailMessage
@@ -14,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.db import begin_write
-from app.models import OutboxMessage, Project
+from app.links.tokens import read_link
+from app.models import LinkGrant, LinkScope, OutboxMessage, Project
 from app.notifications.delivery import (
     MailDirTransport,
     PermanentDeliveryError,
@@ -60,9 +62,19 @@ async def test_request_mail_gives_the_candidate_a_link_and_times_in_their_zone(
         session, settings, MessageKind.INTERVIEW_REQUESTED, world.a.candidate.email
     )
     text, html = text_and_html(mail)
-    link = f"https://jobs.example.com/interviews/{interview.id}"
-    assert f"Select an interview time: {link}" in text
+    match = re.search(r"Select an interview time: (https://jobs\.example\.com/links/(\S+))", text)
+    assert match, text
+    link, token = match.groups()
     assert f'<a href="{link}">Select an interview time</a>' in html
+    # The token names a candidate grant for this interview, and the candidate only.
+    signed = read_link(secret_key=settings.secret_key, token=token)
+    grant = await session.get(LinkGrant, signed.grant_id)
+    assert grant is not None
+    assert (grant.interview_id, grant.user_id, grant.scope) == (
+        interview.id,
+        world.a.candidate.id,
+        LinkScope.CANDIDATE,
+    )
     # Windows 09:00-11:00 and 14:00-15:00 in New York on 5 March: 19:30 and 00:30 in Kolkata.
     assert "Thu 05 Mar 2026 19:30 (Asia/Kolkata, UTC+0530) to 21:30" in text
     assert "Fri 06 Mar 2026 00:30 (Asia/Kolkata, UTC+0530) to 01:30" in text
@@ -72,7 +84,17 @@ async def test_request_mail_gives_the_candidate_a_link_and_times_in_their_zone(
     invitee = await rendered(session, settings, MessageKind.ADDED_TO_INTERVIEW, GUEST)
     invitee_text, _ = text_and_html(invitee)
     assert "Thu 05 Mar 2026 09:00 (America/New_York, UTC-0500) to 11:00" in invitee_text
-    assert "interviews/" not in invitee_text, "only the candidate selects a time"
+    assert "Select an interview time" not in invitee_text, "only the candidate selects a time"
+    view = re.search(r"View the interview: https://jobs\.example\.com/links/(\S+)", invitee_text)
+    assert view, invitee_text
+    signed = read_link(secret_key=settings.secret_key, token=view.group(1))
+    guest_grant = await session.get(LinkGrant, signed.grant_id)
+    assert guest_grant is not None
+    assert (guest_grant.email, guest_grant.user_id, guest_grant.scope) == (
+        GUEST,
+        None,
+        LinkScope.VIEWER,
+    )
 
 
 async def test_what_people_typed_is_escaped_in_html_and_kept_out_of_headers(

@@ -101,7 +101,7 @@ async def test_every_mail_of_an_interview_renders_in_the_readers_zone(
         if intent.kind == MessageKind.ALTERNATIVE_TIMES_REQUESTED:
             assert '"Evenings suit me better"' in content
         if intent.kind == MessageKind.TIMES_UPDATED and intent.to == side.candidate.email:
-            assert f"/interviews/{first.id}" in content
+            assert f"Select an interview time: {settings.public_url}/links/" in content
             local = ZoneInfo("Asia/Kolkata")
             day = (clock.now + timedelta(days=4)).astimezone(local)
             assert f"{day:%a %d %b %Y}" in content or "Asia/Kolkata" in content

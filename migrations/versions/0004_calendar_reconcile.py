@@ -1,7 +1,7 @@
 """calendar reconcile: pending conference, sync positions, last checks
 
 Revision ID: calendar_reconcile
-Revises: 0002
+Revises: link_grants
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "calendar_reconcile"
-down_revision: str | None = "0002"
+down_revision: str | None = "link_grants"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
