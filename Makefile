@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
 .PHONY: serve test lint schema clean
 
@@ -13,7 +15,7 @@ $(INSTALLED): pyproject.toml
 	touch $(INSTALLED)
 
 serve: $(INSTALLED)  ## the embedded default: SQLite, in-process worker, demo data, GraphiQL
-	$(BIN)/roundtable serve
+	$(BIN)/roundtable serve --host $(HOST) --port $(PORT)
 
 test: $(INSTALLED)  ## lint, types, then the whole suite (SQLite, and PostgreSQL/Redis when reachable)
 	$(BIN)/ruff check app tests bench migrations

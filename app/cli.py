@@ -8,11 +8,17 @@ import logging
 import os
 import socket
 import sys
+import tempfile
 from collections.abc import Sequence
+
+from starlette.applications import Starlette
 
 from app.config import Settings, SettingsError, configure, embedded_secret_key, load_settings
 from app.db import create_engine, create_session_factory
 from app.models import utcnow
+from app.ops.logs import configure_logging
+
+GRACEFUL_SHUTDOWN_SECONDS = 30
 
 
 def _embedded_settings() -> Settings:
@@ -70,9 +76,54 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 
 def cmd_api(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    if args.workers < 1:
+        raise SettingsError("--workers: at least 1")
     listener = _listen(args.host, args.port)
     settings = configure(_with_public_url(load_settings(), args.host, listener))
-    _run_uvicorn(settings, listener, embedded=False)
+    if args.workers == 1:
+        _run_uvicorn(settings, listener, embedded=False)
+        return
+    if not settings.broker_url:
+        raise SettingsError(
+            "ROUNDTABLE_BROKER_URL: required for `roundtable api --workers N` with N > 1 "
+            "(each process would otherwise run a worker of its own)"
+        )
+    port = listener.getsockname()[1]
+    listener.close()  # uvicorn's supervisor binds it again and shares it with its processes
+    # The processes read their settings from the environment: hand them the served address.
+    os.environ.setdefault("ROUNDTABLE_PUBLIC_URL", settings.public_url)
+    # Each process keeps its counters in one shared directory; /metrics sums them.
+    metrics_dir = tempfile.mkdtemp(prefix="roundtable-metrics-")
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", metrics_dir)
+    uvicorn.run(
+        "app.cli:api_app",
+        factory=True,
+        host=args.host,
+        port=port,
+        workers=args.workers,
+        log_config=None,  # our handler, set up by main(), formats every line
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )
+
+
+def api_app() -> Starlette:
+    """One API process of `roundtable api --workers N` (uvicorn imports it by name)."""
+    configure_logging(os.environ.get("ROUNDTABLE_LOG_FORMAT", "text"))
+    return _build_app(configure(load_settings()), embedded=False)
+
+
+def _build_app(settings: Settings, *, embedded: bool) -> Starlette:
+    from app.main import create_app
+    from app.workers.background import Background
+
+    # The relay publishes outbox rows after each commit; without a broker URL (and always
+    # in the embedded default) a Dramatiq worker runs in this process too.
+    background = Background(settings, in_process_worker=embedded or not settings.broker_url)
+    return create_app(
+        settings, on_outbox_written=background.wake, lifespan_hooks=[background.lifespan]
+    )
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -112,21 +163,18 @@ def _with_public_url(settings: Settings, host: str, listener: socket.socket) -> 
 def _run_uvicorn(settings: Settings, listener: socket.socket, *, embedded: bool) -> None:
     import uvicorn
 
-    from app.main import create_app
-    from app.workers.background import Background
-
-    # The relay publishes outbox rows after each commit; without a broker URL (and always
-    # in the embedded default) a Dramatiq worker runs in this process too.
-    background = Background(settings, in_process_worker=embedded or not settings.broker_url)
-    app = create_app(
-        settings, on_outbox_written=background.wake, lifespan_hooks=[background.lifespan]
-    )
+    app = _build_app(settings, embedded=embedded)
     host, port = listener.getsockname()[:2]
     logging.getLogger(__name__).info(
         "listening on %s:%s; links in mails lead to %s", host, port, settings.public_url
     )
-    server = uvicorn.Server(uvicorn.Config(app, log_level="info"))
-    server.run(sockets=[listener])
+    config = uvicorn.Config(
+        app,
+        log_config=None,  # our handler, set up by main(), formats every line
+        # In-flight requests finish; the lifespan then stops the relay and worker.
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )
+    uvicorn.Server(config).run(sockets=[listener])
 
 
 def cmd_worker(_: argparse.Namespace) -> None:
@@ -216,6 +264,10 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text)
         sub.add_argument("--host", default="127.0.0.1")
         sub.add_argument("--port", type=int, default=8000)
+        if name == "api":
+            sub.add_argument(
+                "--workers", type=int, default=1, help="API processes (uvicorn workers)"
+            )
         sub.set_defaults(func=func)
     commands.add_parser("worker", help="production worker process (dramatiq)").set_defaults(
         func=cmd_worker
@@ -233,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(os.environ.get("ROUNDTABLE_LOG_FORMAT", "text"))
     args = build_parser().parse_args(argv)
     try:
         args.func(args)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator
@@ -40,6 +41,8 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     secret_key: str = ""
     graphiql: bool = False
+    # Log lines as readable text, or one JSON object a line for a log pipeline.
+    log_format: Literal["text", "json"] = "text"
     min_notice_minutes: int = Field(default=120, ge=0)
     reminder_after_hours: int = Field(default=24, ge=1)
     max_windows: int = Field(default=50, ge=2)

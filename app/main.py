@@ -11,8 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.middleware import Middleware
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
@@ -23,6 +22,9 @@ from app.config import Settings
 from app.db import create_engine, create_session_factory
 from app.links.access import LINK_HEADER, LinkAccess, LinkRefusal, authenticate_link
 from app.models import utcnow
+from app.ops.logs import RequestIdMiddleware
+from app.ops.metrics import HttpMetricsMiddleware
+from app.ops.routes import ops_routes
 from app.people.tokens import authenticate
 from app.schema import build_schema
 from app.schema.context import Context, request_session
@@ -97,10 +99,6 @@ class RoundtableGraphQL(GraphQL[Context, None]):
         )
 
 
-async def health(_: Request) -> Response:
-    return JSONResponse({"status": "ok"})
-
-
 def create_app(
     settings: Settings,
     *,
@@ -130,7 +128,7 @@ def create_app(
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
-            Route("/health", health),
+            *ops_routes(settings, engine, clock),
             *web_routes(
                 settings=settings, session_factory=create_session_factory(engine), clock=clock
             ),
@@ -142,6 +140,11 @@ def create_app(
                     clock=clock,
                 ),
             ),
+        ],
+        middleware=[
+            # Outermost: every log line of the request, and its answer, carry the id.
+            Middleware(RequestIdMiddleware),
+            Middleware(HttpMetricsMiddleware),
         ],
         lifespan=lifespan,
     )

@@ -43,6 +43,7 @@ from app.calendars.base import (
 from app.calendars.tokens import TokenSet
 from app.config import Settings
 from app.models import CalendarProvider
+from app.ops.metrics import observed_provider_call
 from app.scheduling.windows import TimeRange
 
 logger = logging.getLogger(__name__)
@@ -231,7 +232,7 @@ class GoogleCalendarClient(CalendarClient):
     # -- running the blocking library -----------------------------------------------------
 
     async def _run(self, call: Callable[[Any], T]) -> T:
-        return await asyncio.to_thread(self._call, call)
+        return await observed_provider_call("google", asyncio.to_thread(self._call, call))
 
     def _call(self, call: Callable[[Any], T]) -> T:
         with self._lock:

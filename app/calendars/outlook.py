@@ -41,6 +41,7 @@ from app.calendars.tokens import OAuthClient, TokenEndpointError
 from app.config import Settings
 from app.models import CalendarProvider
 from app.models.base import utcnow
+from app.ops.metrics import observed_provider_call
 from app.scheduling.windows import TimeRange
 
 logger = logging.getLogger(__name__)
@@ -243,7 +244,7 @@ class OutlookCalendarClient(CalendarClient):
         return self._account
 
     async def _run(self, call: Callable[[Any], T]) -> T:
-        return await asyncio.to_thread(self._call, call)
+        return await observed_provider_call("microsoft", asyncio.to_thread(self._call, call))
 
     def _call(self, call: Callable[[Any], T]) -> T:
         with self._lock:

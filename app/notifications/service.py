@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.links.grants import add_grant
 from app.models import Interview, Notification, OutboxMessage, User
 from app.notifications.kinds import InviteMethod, MessageKind
+from app.ops.logs import request_id
 
 MAIL_TOPIC = "mail"
 OUTBOX_WRITTEN = "roundtable.outbox_written"
@@ -32,6 +33,10 @@ class Recipient:
 
 
 def enqueue(session: AsyncSession, *, topic: str, payload: dict[str, Any]) -> OutboxMessage:
+    rid = request_id.get()
+    if rid is not None:
+        # The worker's log lines for this row carry the id of the request that caused it.
+        payload = {**payload, "request_id": rid}
     message = OutboxMessage(id=uuid.uuid4(), topic=topic, payload=payload)
     session.add(message)
     # Tells the unit of work to wake the outbox relay once the transaction commits.

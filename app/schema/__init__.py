@@ -13,6 +13,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 
 from app.config import Settings
+from app.ops.graphql_metrics import OperationMetrics
 from app.schema.calendars import CalendarMutation, CalendarQuery
 from app.schema.errors import UserInputError
 from app.schema.interviews import InterviewMutation, InterviewQuery
@@ -64,6 +65,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             lambda: MaxAliasesLimiter(max_alias_count=settings.max_query_aliases),
             lambda: MaskErrors(should_mask_error=should_mask),
             LinkFieldsOnly,  # a mail link reaches its interview's fields and nothing else
+            OperationMetrics,
         ],
     )
 

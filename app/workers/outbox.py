@@ -40,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.db import begin_write
 from app.models import OutboxMessage, OutboxStatus
 from app.notifications.delivery import Deferred, PermanentDeliveryError, TransientDeliveryError
+from app.ops.logs import bound_request_id
 from app.workers.options import WorkerOptions
 
 logger = logging.getLogger(__name__)
@@ -101,8 +102,10 @@ async def process_outbox_message(
     try:
         if handler is None:
             raise TransientDeliveryError(f"no worker handles topic {claimed.topic!r} yet")
-        async with _renewing_lease(sessions, claimed, clock, options.lease):
-            outcome = await handler(claimed)
+        rid = claimed.payload.get("request_id")
+        with bound_request_id(rid if isinstance(rid, str) else None):
+            async with _renewing_lease(sessions, claimed, clock, options.lease):
+                outcome = await handler(claimed)
     except Deferred as exc:
         # Waiting for something else to happen first: the attempt is given back.
         delay = timedelta(seconds=exc.retry_after or options.min_backoff_seconds)

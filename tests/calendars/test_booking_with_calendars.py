@@ -124,8 +124,8 @@ async def test_connected_members_get_the_event_not_a_mailed_invite(
     }
     assert invites[world.a.member.email] is None
     assert invites[world.a.colleague.email] == "REQUEST"
-    assert [r.payload for r in rows if r.topic == "calendar_sync"] == [
-        {"interview_id": str(interview.id)}
+    assert [r.payload["interview_id"] for r in rows if r.topic == "calendar_sync"] == [
+        str(interview.id)
     ]
 
 

@@ -1,0 +1,1 @@
+"""What operators watch: probes, metrics, request ids and log format."""
