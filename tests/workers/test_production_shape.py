@@ -1,0 +1,198 @@
+"""The production set without Docker, wired as docker-compose.yml wires it.
+
+PostgreSQL, a Redis of the test's own (so that it can be stopped), `roundtable migrate`,
+two `roundtable api` processes and one `roundtable worker`, and a loopback SMTP server. A
+booking made through one API is seen through the other, its mails reach the SMTP server,
+and `/ready` goes unready while the broker is down and ready again after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.models import utcnow
+from tests.conftest import ROOT, SECRET, make_settings
+from tests.factories import make_interview, make_world
+from tests.workers.conftest import NEVER_HOURS, eventually
+from tests.workers.smtp import SmtpServer, free_port
+
+ROUNDTABLE = [sys.executable, "-m", "app.cli"]
+
+
+class Processes:
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.running: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+        with (self.log_dir / f"{name}.log").open("ab") as out:
+            self.running[name] = subprocess.Popen(
+                argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    def stop(self, name: str) -> None:
+        process = self.running.pop(name)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+    def stop_all(self) -> None:
+        for name in list(self.running):
+            self.stop(name)
+
+    def log(self, name: str) -> str:
+        return (self.log_dir / f"{name}.log").read_text(errors="replace")
+
+
+@pytest.fixture
+def processes(tmp_path: Path) -> Iterator[Processes]:
+    running = Processes(tmp_path)
+    yield running
+    running.stop_all()
+
+
+def redis_argv(port: int) -> list[str]:
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.skip("redis-server is not installed")
+    return [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+
+
+async def answers(url: str, status: int = 200) -> bool:
+    try:
+        async with httpx.AsyncClient(timeout=2) as http:
+            return (await http.get(url)).status_code == status
+    except httpx.TransportError:
+        return False
+
+
+BOOK = """mutation($input: BookInterviewInput!) { bookInterview(input: $input) {
+  interview { id status } errors { code message } } }"""
+INTERVIEW = "query($id: ID!) { interview(id: $id) { status bookedStart } }"
+SLOTS = """query($id: ID!) { availableSlots(interviewId: $id, timeZone: "UTC") {
+  days { slots { start } } } }"""
+
+
+@pytest.mark.postgres_only
+async def test_two_apis_and_a_worker_share_one_database_and_broker(
+    database_url: str,
+    session: AsyncSession,
+    smtp: SmtpServer,
+    processes: Processes,
+) -> None:
+    redis_port, api_ports = free_port(), (free_port(), free_port())
+    processes.start("redis", redis_argv(redis_port), dict(os.environ))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROUNDTABLE_")}
+    env.update(
+        ROUNDTABLE_DATABASE_URL=database_url,
+        ROUNDTABLE_BROKER_URL=f"redis://127.0.0.1:{redis_port}/0",
+        ROUNDTABLE_SMTP_URL=smtp.url,
+        ROUNDTABLE_SECRET_KEY=SECRET,
+        ROUNDTABLE_PUBLIC_URL="https://roundtable.example.com",
+        ROUNDTABLE_REMINDER_AFTER_HOURS=str(NEVER_HOURS),
+        ROUNDTABLE_RATE_LIMITS="off",
+        ROUNDTABLE_WORKER_PROCESSES="1",
+        ROUNDTABLE_WORKER_THREADS="2",
+        ROUNDTABLE_WORKER_SWEEP_INTERVAL_SECONDS="0.5",
+        dramatiq_restart_delay="100",
+    )
+    migrate = await asyncio.to_thread(
+        subprocess.run,
+        [*ROUNDTABLE, "migrate"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert migrate.returncode == 0, migrate.stderr
+    for name, port in zip(("api1", "api2"), api_ports, strict=True):
+        processes.start(name, [*ROUNDTABLE, "api", "--port", str(port)], env)
+    processes.start("worker", [*ROUNDTABLE, "worker"], env)
+    first, second = (f"http://127.0.0.1:{port}" for port in api_ports)
+    for base in (first, second):
+        await eventually(
+            lambda base=base: answers(f"{base}/ready"),  # type: ignore[misc]
+            what=f"{base} ready",
+            deadline_seconds=60,
+        )
+
+    world = await make_world(session)
+    interview = await make_interview(session, make_settings(database_url), world.a, utcnow())
+    candidate = {"Authorization": f"Bearer {world.token(world.a.candidate)}"}
+    member = {"Authorization": f"Bearer {world.token(world.a.member)}"}
+    async with httpx.AsyncClient(timeout=20) as http:
+        slots = (
+            await http.post(f"{first}/graphql", json={"query": SLOTS, "variables": {"id": str(interview.id)}}, headers=candidate)
+        ).json()["data"]["availableSlots"]["days"]
+        start = slots[0]["slots"][0]["start"]
+        booked = (
+            await http.post(
+                f"{first}/graphql",
+                json={"query": BOOK, "variables": {"input": {"interviewId": str(interview.id), "start": start, "timeZone": "UTC"}}},
+                headers=candidate,
+            )
+        ).json()["data"]["bookInterview"]
+        assert booked["errors"] == [], booked
+        seen = (
+            await http.post(f"{second}/graphql", json={"query": INTERVIEW, "variables": {"id": str(interview.id)}}, headers=member)
+        ).json()["data"]["interview"]
+    assert seen["status"] == "BOOKED"
+
+    async def booking_mails_arrived() -> bool:
+        subjects = [str(m["Subject"]) for m in smtp.handler.messages()]
+        return sum("booked" in s.lower() for s in subjects) >= 2  # candidate and team at least
+
+    await eventually(booking_mails_arrived, what="the booking's mails at the SMTP server", deadline_seconds=60)
+
+    processes.stop("redis")
+    await eventually(lambda: answers(f"{first}/ready", 503), what="unready without the broker")
+    async with httpx.AsyncClient(timeout=5) as http:
+        body = (await http.get(f"{first}/ready")).json()
+    assert body["status"] == "not ready" and body["checks"]["database"] == "ok"
+    assert body["checks"]["broker"].startswith("unreachable")
+    processes.start("redis", redis_argv(redis_port), dict(os.environ))
+    await eventually(lambda: answers(f"{first}/ready"), what="ready again", deadline_seconds=30)
+
+
+def test_the_compose_file_wires_the_same_set() -> None:
+    """docker-compose.yml cannot be started here (no Docker engine): check its wiring."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"postgres", "redis", "migrate", "api", "worker"} <= set(services)
+    assert services["migrate"]["command"] == "roundtable migrate"
+    assert services["api"]["command"].startswith("roundtable api ")
+    assert services["worker"]["command"] == "roundtable worker"
+    env = services["api"]["environment"]
+    assert services["worker"]["environment"] == env == services["migrate"]["environment"]
+    # The variables this test's processes get are the ones the compose file sets.
+    assert set(env) == {
+        "ROUNDTABLE_DATABASE_URL",
+        "ROUNDTABLE_BROKER_URL",
+        "ROUNDTABLE_SECRET_KEY",
+        "ROUNDTABLE_PUBLIC_URL",
+        "ROUNDTABLE_SMTP_URL",
+        "ROUNDTABLE_GRAPHIQL",
+    }
+    assert "/ready" in " ".join(services["api"]["healthcheck"]["test"])
+    for dependency in ("migrate", "redis"):
+        assert dependency in services["worker"]["depends_on"]
+        assert dependency in services["api"]["depends_on"]
+    # Every variable is one Settings knows (a typo would be ignored silently at start).
+    assert {k.removeprefix("ROUNDTABLE_").lower() for k in env} <= set(Settings.model_fields)
