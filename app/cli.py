@@ -10,6 +10,7 @@ import socket
 import sys
 import tempfile
 from collections.abc import Sequence
+from typing import Any
 
 from starlette.applications import Starlette
 
@@ -25,6 +26,8 @@ def _embedded_settings() -> Settings:
     overrides: dict[str, object] = {}
     if "ROUNDTABLE_GRAPHIQL" not in os.environ:
         overrides["graphiql"] = True  # the embedded default is for trying things out
+    if "ROUNDTABLE_INTROSPECTION" not in os.environ:
+        overrides["introspection"] = True  # GraphiQL reads the schema through it
     settings = load_settings(require_secret=False, **overrides)
     if not settings.secret_key:
         settings = settings.model_copy(update={"secret_key": embedded_secret_key()})
@@ -105,6 +108,7 @@ def cmd_api(args: argparse.Namespace) -> None:
         workers=args.workers,
         log_config=None,  # our handler, set up by main(), formats every line
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        **uvicorn_options(settings),
     )
 
 
@@ -173,8 +177,18 @@ def _run_uvicorn(settings: Settings, listener: socket.socket, *, embedded: bool)
         log_config=None,  # our handler, set up by main(), formats every line
         # In-flight requests finish; the lifespan then stops the relay and worker.
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        **uvicorn_options(settings),
     )
     uvicorn.Server(config).run(sockets=[listener])
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """Server-level limits; the body limit and its timeout are BodyLimits (app/limits.py)."""
+    return {
+        "timeout_keep_alive": settings.keep_alive_timeout_seconds,
+        "ws_max_size": settings.max_request_bytes,  # a websocket message, like a body
+        "h11_max_incomplete_event_size": 16 * 1024,  # request line and headers (h11)
+    }
 
 
 def cmd_worker(_: argparse.Namespace) -> None:

@@ -77,6 +77,21 @@ class Settings(BaseSettings):
     max_query_depth: int = Field(default=10, ge=3)
     max_query_tokens: int = Field(default=2000, ge=100)
     max_query_aliases: int = Field(default=30, ge=1)
+    # Estimated objects a query may read (see app/schema/query_limits.py): every screen's
+    # query at `first: 100` costs well under this; 20 aliased pages of nested lists do not.
+    max_query_cost: int = Field(default=250_000, ge=1000)
+    # Input lists (app/schema/input_limits.py): windows, notification ids and any other list;
+    # windows beyond max_windows (50) get that rule's error, beyond this they are refused.
+    max_input_items: int = Field(default=100, ge=1, le=1000)
+    max_participants: int = Field(default=50, ge=1, le=1000)
+    max_invite_emails: int = Field(default=50, ge=0, le=1000)
+    max_request_bytes: int = Field(default=1_000_000, ge=10_000)
+    # The whole body must arrive within this; a trickle is answered 408 and closed.
+    request_body_timeout_seconds: float = Field(default=15.0, gt=0)
+    # Idle keep-alive connections are closed after this (uvicorn's timeout_keep_alive).
+    keep_alive_timeout_seconds: int = Field(default=5, ge=1)
+    # Introspection and "Did you mean" suggestions: on in `serve`, off in `api` unless set.
+    introspection: bool = False
 
     @field_validator("database_url")
     @classmethod

@@ -20,6 +20,7 @@ from app.access import load_viewer
 from app.calendars.oauth import oauth_callback
 from app.config import Settings
 from app.db import create_engine, create_session_factory
+from app.limits import BodyLimits
 from app.links.access import LINK_HEADER, LinkAccess, LinkRefusal, authenticate_link
 from app.models import utcnow
 from app.ops.logs import RequestIdMiddleware
@@ -145,6 +146,12 @@ def create_app(
             # Outermost: every log line of the request, and its answer, carry the id.
             Middleware(RequestIdMiddleware),
             Middleware(HttpMetricsMiddleware),
+            # Before any route reads the body: oversized or slow bodies are answered here.
+            Middleware(
+                BodyLimits,
+                max_bytes=settings.max_request_bytes,
+                timeout_seconds=settings.request_body_timeout_seconds,
+            ),
         ],
         lifespan=lifespan,
     )

@@ -34,7 +34,7 @@ class Cursor:
             raise ServiceError([validation("not a cursor from this list", "after")]) from None
 
 
-def page_size(first: int) -> int:
+def page_size(first: int, argument: str = "first") -> int:
     if not 1 <= first <= MAX_PAGE:
-        raise ServiceError([validation(f"first must be between 1 and {MAX_PAGE}", "first")])
+        raise ServiceError([validation(f"{argument} must be between 1 and {MAX_PAGE}", argument)])
     return first

@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from app.text import preview
+
 _KNOWN_ZONES = frozenset(available_timezones())
+
+
+# The instants Roundtable accepts; beyond them nothing is scheduled and offsets overflow.
+MIN_YEAR = 1970
+MAX_YEAR = 2999
 
 
 class LocalTimeError(ValueError):
@@ -31,7 +38,12 @@ def parse_wall_clock(value: str, tz: ZoneInfo) -> datetime:
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise LocalTimeError(f"{value!r} is not a date and time such as 2026-12-01T09:00") from None
+        raise LocalTimeError(
+            f"{preview(value)} is not a date and time such as 2026-12-01T09:00"
+        ) from None
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        # Near year 1 or 9999 a zone's offset overflows the calendar.
+        raise LocalTimeError(f"give a date between the years {MIN_YEAR} and {MAX_YEAR}")
     if parsed.tzinfo is not None:
         return parsed.astimezone(UTC)
     earlier = parsed.replace(tzinfo=tz, fold=0)

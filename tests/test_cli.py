@@ -70,6 +70,12 @@ def test_serve_on_a_fresh_folder_prints_tokens_that_work(tmp_path: Path) -> None
             f"http://127.0.0.1:{port}/graphql", headers={"Accept": "text/html"}, timeout=10
         )
         assert graphiql.status_code == 200
+        introspection = httpx.post(
+            f"http://127.0.0.1:{port}/graphql",
+            json={"query": "{ __schema { queryType { name } } }"},
+            timeout=10,
+        ).json()
+        assert introspection == {"data": {"__schema": {"queryType": {"name": "Query"}}}}
         assert (tmp_path / "var" / "roundtable.db").exists()
         # The demo's mails, written by the in-process worker, link to the port really served.
         assert f"Links in mails lead to http://127.0.0.1:{port}" in output

@@ -172,9 +172,14 @@ async def test_update_me_changes_own_name_and_zone_and_a_link_only_the_zone(
         "errors": [],
     }
     bad = await post(
-        client, UPDATE_ME, {"input": {"name": "x" * 201, "timeZone": "Mars/Base"}}, **bearer
+        client, UPDATE_ME, {"input": {"name": "  ", "timeZone": "Mars/Base"}}, **bearer
     )
     assert {e["field"] for e in bad["data"]["updateMe"]["errors"]} == {"name", "timeZone"}
+    # Past an input cap the input is refused as a whole, before any rule runs.
+    long = await post(
+        client, UPDATE_ME, {"input": {"name": "x" * 201, "timeZone": "Mars/Base"}}, **bearer
+    )
+    assert {e["field"] for e in long["data"]["updateMe"]["errors"]} == {"name"}
     assert (await post(client, "{ me { name timeZone } }", **bearer))["data"]["me"] == {
         "name": "Ada L.",
         "timeZone": "Europe/Paris",

@@ -301,4 +301,5 @@ def _reason(error: CalendarError) -> str:
         case Retryable() | AuthExpired():
             return "the calendar provider did not answer; gave up after several attempts"
         case _:
-            return f"the calendar provider refused the event: {error}"[:MAX_ERROR]
+            # The provider's own words stay on the event row (last_error) for admins.
+            return "the calendar provider refused the event"

@@ -10,30 +10,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import ErrorCode, FieldError, ServiceError, not_found, validation
 from app.models import Organization, Project, Proposal, Role, User
+from app.text import preview, required_text, text_problem
 from app.timezones import zone
 
 
 def normalise_email(value: str, field: str = "email") -> str:
     """The canonical lower-cased address, or a VALIDATION error naming the field."""
+    problem = text_problem(value, field=field, max_chars=320)  # RFC 5321's longest path
+    if problem is not None:
+        raise ServiceError([problem])
     try:
         result = validate_email(value.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
-        message = f"{value!r} is not a valid email address: {exc}"
+        message = f"{preview(value)} is not a valid email address: {exc}"
         raise ServiceError([validation(message, field)]) from None
     return result.normalized.lower()
 
 
-def _required_text(value: str, field: str, limit: int) -> str:
-    text = value.strip()
-    if not text:
-        raise ServiceError([validation(f"{field} must not be empty", field)])
-    if len(text) > limit:
-        raise ServiceError([validation(f"{field} is longer than {limit} characters", field)])
-    return text
-
-
 async def create_organization(*, session: AsyncSession, name: str) -> Organization:
-    organization = Organization(name=_required_text(name, "name", 200))
+    organization = Organization(name=required_text(name, field="name"))
     session.add(organization)
     await session.flush()
     return organization
@@ -59,9 +54,11 @@ async def create_user(
     except ServiceError as exc:
         errors.extend(exc.errors)
     if zone(time_zone) is None:
-        errors.append(validation(f"{time_zone!r} is not an IANA time zone", "timeZone"))
-    if not name.strip():
-        errors.append(validation("name must not be empty", "name"))
+        errors.append(validation(f"{preview(time_zone)} is not an IANA time zone", "timeZone"))
+    try:
+        name = required_text(name, field="name")
+    except ServiceError as exc:
+        errors.extend(exc.errors)
     if role is Role.HIRING_MEMBER and organization_id is None:
         errors.append(validation("a hiring member belongs to an organization", "organizationId"))
     if role is not Role.HIRING_MEMBER and organization_id is not None:
@@ -74,7 +71,7 @@ async def create_user(
         raise ServiceError(errors)
     user = User(
         email=address,
-        name=name.strip()[:200],
+        name=name,
         role=role,
         time_zone=time_zone,
         organization_id=organization_id,
@@ -92,8 +89,10 @@ async def create_project(
     account_manager_id: uuid.UUID,
 ) -> Project:
     errors: list[FieldError] = []
-    if not title.strip():
-        errors.append(validation("title must not be empty", "title"))
+    try:
+        title = required_text(title, field="title")
+    except ServiceError as exc:
+        errors.extend(exc.errors)
     if await session.get(Organization, organization_id) is None:
         errors.append(FieldError(ErrorCode.NOT_FOUND, "organization not found", "organizationId"))
     manager = await session.get(User, account_manager_id)
@@ -105,7 +104,7 @@ async def create_project(
         raise ServiceError(errors)
     project = Project(
         organization_id=organization_id,
-        title=title.strip()[:300],
+        title=title,
         account_manager_id=account_manager_id,
     )
     session.add(project)
@@ -156,11 +155,11 @@ async def update_me(
     clean_name: str | None = None
     if name is not None:
         try:
-            clean_name = _required_text(name, "name", 200)
+            clean_name = required_text(name, field="name")
         except ServiceError as exc:
             errors.extend(exc.errors)
     if time_zone is not None and zone(time_zone) is None:
-        errors.append(validation(f"{time_zone!r} is not an IANA time zone", "timeZone"))
+        errors.append(validation(f"{preview(time_zone)} is not an IANA time zone", "timeZone"))
     if errors:
         raise ServiceError(errors)
     user = await get_user(session=session, user_id=user_id)

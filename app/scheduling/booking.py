@@ -31,6 +31,7 @@ from app.scheduling.access import InterviewContext, interview_for, require_open
 from app.scheduling.audience import load_audience
 from app.scheduling.slots import Availability, free_slots, group_by_local_date
 from app.scheduling.windows import TimeRange
+from app.text import optional_text, preview
 from app.timezones import zone
 
 EXCLUSION_VIOLATION = "23P01"
@@ -47,7 +48,9 @@ async def available_slots(
 ) -> Availability:
     tz = zone(time_zone)
     if tz is None:
-        raise ServiceError([validation(f"{time_zone!r} is not an IANA time zone", "timeZone")])
+        raise ServiceError(
+            [validation(f"{preview(time_zone)} is not an IANA time zone", "timeZone")]
+        )
     found = await interview_for(session, viewer, interview_id)
     if found.interview.status is not InterviewStatus.PENDING:
         return Availability(days=[], offered=0, free=0)
@@ -124,7 +127,9 @@ async def book_slot(
     now: datetime,
 ) -> Interview:
     if zone(time_zone) is None:
-        raise ServiceError([validation(f"{time_zone!r} is not an IANA time zone", "timeZone")])
+        raise ServiceError(
+            [validation(f"{preview(time_zone)} is not an IANA time zone", "timeZone")]
+        )
     if start.tzinfo is None:
         raise ServiceError([validation("give the start with its UTC offset", "start")])
     found = await interview_for(session, viewer, interview_id, lock=True)
@@ -232,9 +237,7 @@ async def request_alternative_times(
             "other times can be asked for only while the interview is pending",
             "interviewId",
         )
-    text = (message or "").strip() or None
-    if text is not None and len(text) > 2000:
-        raise ServiceError([validation("the message is longer than 2000 characters", "message")])
+    text = optional_text(message, field="message")
     if interview.alternative_times_requested and interview.alternative_times_message == text:
         return interview  # asked already with these words: nobody is told twice
     interview.alternative_times_requested = True

@@ -34,6 +34,7 @@ from app.scheduling import repository
 from app.scheduling.access import interview_for, proposal_for, require_open, require_team
 from app.scheduling.audience import load_audience
 from app.scheduling.windows import TimeRange, WindowRules, WindowText, parse_windows
+from app.text import optional_text, preview
 from app.timezones import zone
 
 MIN_DURATION_MINUTES = 15
@@ -135,7 +136,9 @@ async def _check_request(
     errors: list[FieldError] = []
     tz = zone(request.time_zone)
     if tz is None:
-        errors.append(validation(f"{request.time_zone!r} is not an IANA time zone", "timeZone"))
+        errors.append(
+            validation(f"{preview(request.time_zone)} is not an IANA time zone", "timeZone")
+        )
     duration = request.duration_minutes
     if not MIN_DURATION_MINUTES <= duration <= MAX_DURATION_MINUTES:
         errors.append(
@@ -295,11 +298,7 @@ async def cancel_interview(
 
 
 def _clean_reason(reason: str | None) -> str | None:
-    if reason is None or not reason.strip():
-        return None
-    if len(reason) > 2000:
-        raise ServiceError.one(ErrorCode.VALIDATION, "the reason is too long", "reason")
-    return reason.strip()
+    return optional_text(reason, field="reason")
 
 
 async def mark_cancelled(

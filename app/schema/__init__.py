@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    MaskErrors,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    QueryDepthLimiter,
-)
+from strawberry.extensions import MaskErrors
 from strawberry.schema.config import StrawberryConfig
 
 from app.config import Settings
 from app.ops.graphql_metrics import OperationMetrics
 from app.schema.calendars import CalendarMutation, CalendarQuery
 from app.schema.errors import UserInputError
+from app.schema.input_limits import guard_root_fields
 from app.schema.interviews import InterviewMutation, InterviewQuery
 from app.schema.links import LinkFieldsOnly, LinkQuery
 from app.schema.notifications import NotificationMutation, NotificationQuery
 from app.schema.outbox import OutboxMutation, OutboxQuery
 from app.schema.people import AdminMutation, MeMutation, PeopleQuery
+from app.schema.validation import DocumentLimits
 
 
 @strawberry.type
@@ -53,21 +52,38 @@ def should_mask(error: GraphQLError) -> bool:
     return extensions.get("code") != "UNAUTHENTICATED"
 
 
+class RoundtableSchema(strawberry.Schema):
+    """Strawberry's schema, telling graphql-core's execution whether to suggest names.
+
+    Validation's suggestions are governed by DocumentLimits; these are execution's, such as
+    an enum value in a variable ("Did you mean the enum value 'PENDING'?").
+    """
+
+    hide_suggestions = True
+
+    def _get_custom_context_kwargs(
+        self, operation_extensions: dict[str, Any] | None = None, *, sync: bool = False
+    ) -> dict[str, Any]:
+        kwargs = super()._get_custom_context_kwargs(operation_extensions, sync=sync)
+        return {**kwargs, "hide_suggestions": self.hide_suggestions}
+
+
 def build_schema(settings: Settings) -> strawberry.Schema:
-    return strawberry.Schema(
+    guard_root_fields(Query, Mutation)
+    schema = RoundtableSchema(
         query=Query,
         mutation=Mutation,
         config=StrawberryConfig(auto_camel_case=True),
         extensions=[
             # Classes or factories, never shared instances: each request gets its own state.
-            lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-            lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
-            lambda: MaxAliasesLimiter(max_alias_count=settings.max_query_aliases),
+            lambda: DocumentLimits(settings),
             lambda: MaskErrors(should_mask_error=should_mask),
             LinkFieldsOnly,  # a mail link reaches its interview's fields and nothing else
             OperationMetrics,
         ],
     )
+    schema.hide_suggestions = not settings.introspection
+    return schema
 
 
 # For `strawberry export-schema app.schema:schema`; the SDL does not depend on settings.

@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from strawberry.dataloader import DataLoader
@@ -25,6 +25,11 @@ from app.models import (
 
 M = TypeVar("M")
 
+# Keys per query: a list field that fans out beyond what the cost limit priced (a
+# candidate's applications are not paged) still never sends PostgreSQL more than its
+# 32,767 bind parameters; it sends one more query per thousand keys.
+MAX_BATCH = 1000
+
 
 def _by_id(
     session: AsyncSession, lock: asyncio.Lock, model: type[M]
@@ -36,7 +41,7 @@ def _by_id(
         found = {row.id: row for row in rows}  # type: ignore[attr-defined]
         return [found.get(i) for i in ids]
 
-    return DataLoader(load_fn=load)
+    return DataLoader(load_fn=load, max_batch_size=MAX_BATCH)
 
 
 def _by_parent(
@@ -56,7 +61,43 @@ def _by_parent(
             grouped[getattr(row, parent.key)].append(row)
         return [grouped.get(i, []) for i in parent_ids]
 
-    return DataLoader(load_fn=load)
+    return DataLoader(load_fn=load, max_batch_size=MAX_BATCH)
+
+
+def _latest_interviews(
+    session: AsyncSession, lock: asyncio.Lock
+) -> DataLoader[tuple[uuid.UUID, int], list[Interview]]:
+    """The latest `last` rounds of each proposal, oldest first: one query per page size."""
+
+    async def load(keys: list[tuple[uuid.UUID, int]]) -> Sequence[list[Interview]]:
+        by_size: dict[int, set[uuid.UUID]] = defaultdict(set)
+        for proposal_id, last in keys:
+            by_size[last].add(proposal_id)
+        grouped: dict[tuple[uuid.UUID, int], list[Interview]] = defaultdict(list)
+        for last, proposal_ids in by_size.items():
+            newest_first = (
+                func.row_number()
+                .over(partition_by=Interview.proposal_id, order_by=Interview.round.desc())
+                .label("position")
+            )
+            ranked = (
+                select(Interview.id, newest_first)
+                .where(Interview.proposal_id.in_(proposal_ids))
+                .subquery()
+            )
+            query = (
+                select(Interview)
+                .join(ranked, ranked.c.id == Interview.id)
+                .where(ranked.c.position <= last)
+                .order_by(Interview.round)
+            )
+            async with lock:
+                rows = await session.scalars(query)
+            for row in rows:
+                grouped[(row.proposal_id, last)].append(row)
+        return [grouped.get(key, []) for key in keys]
+
+    return DataLoader(load_fn=load, max_batch_size=MAX_BATCH)
 
 
 class Loaders:
@@ -72,9 +113,7 @@ class Loaders:
         self.organization_by_id = _by_id(session, lock, Organization)
         self.proposal_by_id = _by_id(session, lock, Proposal)
         self.interview_by_id = _by_id(session, lock, Interview)
-        self.interviews_by_proposal = _by_parent(
-            session, lock, Interview, Interview.proposal_id, Interview.round
-        )
+        self.latest_interviews_by_proposal = _latest_interviews(session, lock)
         self.windows_by_interview = _by_parent(
             session,
             lock,

@@ -10,8 +10,10 @@ import strawberry
 from app import models
 from app.models import ParticipantKind as DomainParticipantKind
 from app.models import SyncState as DomainSyncState
+from app.pagination import page_size
 from app.schema.calendars import CalendarConnection, own_connections
 from app.schema.context import Info
+from app.schema.errors import query_errors
 
 # strawberry.enum registers the domain enums in place; the names below are those classes.
 for _enum in (
@@ -124,9 +126,15 @@ class Proposal:
         assert project is not None
         return Project(model=project)
 
-    @strawberry.field(description="Every round, in order, whatever its status.")
-    async def interviews(self, info: Info) -> list[Interview]:
-        rows = await info.context.loaders.interviews_by_proposal.load(self.model.id)
+    @strawberry.field(
+        description=(
+            "The latest `last` rounds (1 to 100, default 20), oldest first, whatever their status."
+        )
+    )
+    async def interviews(self, info: Info, last: int | None = 20) -> list[Interview]:
+        with query_errors():
+            size = page_size(20 if last is None else last, "last")
+        rows = await info.context.loaders.latest_interviews_by_proposal.load((self.model.id, size))
         return [Interview(model=row) for row in rows]
 
 
@@ -152,8 +160,13 @@ class Participant:
     def sync_state(self) -> SyncState:
         return self.model.sync_state
 
-    @strawberry.field
-    def sync_error(self) -> str | None:
+    @strawberry.field(
+        description="Why the invite or calendar event failed, in plain words; "
+        "null for the candidate, shown to the hiring team, the account manager and admins."
+    )
+    def sync_error(self, info: Info) -> str | None:
+        if info.context.require_viewer().role is models.Role.CANDIDATE:
+            return None
         return self.model.sync_error
 
     @strawberry.field(

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.calendars.conference import settle_conference
 from app.db import begin_write
 from app.models import Interview, InterviewStatus, Participant, SyncState
-from app.notifications.delivery import Deferred, DeliveryError, PermanentDeliveryError
+from app.notifications.delivery import Deferred, PermanentDeliveryError
 from app.notifications.facts import (
     InterviewFacts,
     MailIntent,
@@ -32,8 +32,6 @@ from app.workers.outbox import ClaimedMessage, Completion
 from app.workers.runtime import WorkerRuntime
 
 logger = logging.getLogger(__name__)
-
-MAX_SYNC_ERROR = 1000
 
 
 async def deliver_mail(
@@ -67,9 +65,8 @@ async def deliver_mail(
         # the last attempt, fails the row; the participant's state says so too.
         final = message.attempts >= runtime.options.max_attempts
         if isinstance(exc, PermanentDeliveryError) or final:
-            reason = exc.reason if isinstance(exc, DeliveryError) else repr(exc)
             try:
-                await record_invite(runtime.sessions, intent, error=reason)
+                await record_invite(runtime.sessions, intent, error=plain_reason(exc))
             except Exception:
                 logger.warning("outbox %s: sync state not recorded", message.id, exc_info=True)
         raise
@@ -104,6 +101,13 @@ async def _wait_for_conference(
     return False
 
 
+def plain_reason(exc: Exception) -> str:
+    """What the team reads next to a participant; the details stay on the outbox row."""
+    if isinstance(exc, PermanentDeliveryError):
+        return "the mail server refused the invitation for this address"
+    return "the mail server could not be reached; gave up after several attempts"
+
+
 async def record_invite(
     sessions: async_sessionmaker[AsyncSession], intent: MailIntent, *, error: str | None
 ) -> int:
@@ -136,7 +140,7 @@ async def write_invite_state(
         if error is None
         else (
             SyncState.FAILED,
-            f"the calendar invitation could not be mailed: {error}"[:MAX_SYNC_ERROR],
+            f"the calendar invitation could not be mailed: {error}",
         )
     )
     result = await session.execute(

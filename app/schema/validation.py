@@ -1,0 +1,85 @@
+"""The schema extension that sizes and validates every document before it runs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from graphql import GraphQLError, GraphQLSyntaxError, validate
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from graphql.validation.validate import ValidationAbortedError
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
+
+from app.config import Settings
+from app.schema.query_limits import QueryLimits, check_document
+
+
+class NoIntrospection(NoSchemaIntrospectionCustomRule):
+    def report_error(self, error: GraphQLError) -> None:
+        error.extensions = {"code": "INTROSPECTION_DISABLED"}
+        super().report_error(error)
+
+
+class DocumentLimits(SchemaExtension):
+    """Token, depth, alias and cost limits; introspection and suggestions where enabled.
+
+    Validation runs here rather than in Strawberry so that graphql-core can be told to
+    leave out "Did you mean ...?" suggestions, which map the schema for anyone when
+    introspection is off, and so that the limits are checked before graphql-core's rules
+    walk the document. Strawberry skips its own validation when an extension has run it.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
+        self.settings = settings
+        self.limits = QueryLimits(
+            max_depth=settings.max_query_depth,
+            max_aliases=settings.max_query_aliases,
+            max_cost=settings.max_query_cost,
+        )
+
+    def on_operation(self) -> Iterator[None]:
+        # graphql-core's lexer stops counting at this many tokens: a huge document is
+        # refused before it is parsed into a tree.
+        self.execution_context.parse_options["max_tokens"] = self.settings.max_query_tokens
+        yield
+
+    def on_parse(self) -> Iterator[None]:
+        yield
+        for error in self.execution_context.pre_execution_errors or ():
+            if not isinstance(error, GraphQLSyntaxError):
+                continue
+            if "tokens" in error.message:
+                error.message = f"The query is longer than {self.settings.max_query_tokens} tokens."
+                error.extensions = {"code": "QUERY_TOO_LARGE"}
+            elif "nested too deeply" in error.message:
+                error.message = "The query is nested too deeply to be read."
+                error.extensions = {"code": "QUERY_TOO_DEEP"}
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        if document is not None and context.pre_execution_errors is None:
+            schema = context.schema._schema
+            # The limits first, on their own: a refused document (a fragment bomb) is not
+            # walked by graphql-core's rules at all; the measure is taken once either way.
+            errors, _ = check_document(schema, document, self.limits)
+            if not errors:
+                rules = [
+                    *context.validation_rules,
+                    MaybeNullValidationRule,
+                    OneOfInputValidationRule,
+                ]
+                if not self.settings.introspection:
+                    rules.append(NoIntrospection)
+                errors = validate(
+                    schema, document, rules, hide_suggestions=not self.settings.introspection
+                )
+            for error in errors:
+                # graphql-core's own budgets (overlapping fields, fragment work) ran out.
+                if isinstance(error, ValidationAbortedError) and not error.extensions:
+                    error.message = "The query is too complex to validate."
+                    error.extensions = {"code": "QUERY_TOO_COMPLEX"}
+            context.pre_execution_errors = errors
+        yield
