@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: serve test lint schema clean
+.PHONY: serve test lint schema clean mutate
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,5 +25,10 @@ test: $(INSTALLED)  ## lint, types, then the whole suite (SQLite, and PostgreSQL
 schema: $(INSTALLED)  ## rewrite schema.graphql after an API change
 	$(BIN)/python -m app.schema.export schema.graphql
 
+mutate: $(INSTALLED)  ## mutation testing of the rule modules (not in CI): score per module, survivors
+	mkdir -p var
+	$(BIN)/mutmut run --max-children 2 > var/mutmut.log 2>&1 || (tail -c 3000 var/mutmut.log; exit 1)
+	$(BIN)/python tools/mutation_report.py
+
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var mutants .pytest_cache .mypy_cache .ruff_cache

@@ -120,3 +120,26 @@ async def test_nested_interview_of_a_notification_is_checked_too(
         "kind": "REQUEST_SENT",
         "interview": None,
     }
+
+
+async def test_staff_applications_hold_only_the_organizations_they_see(
+    gql: GraphQLClient, session: AsyncSession, settings: Settings, clock: Clock
+) -> None:
+    world = await make_world(session)
+    await make_interview(session, settings, world.a, clock.now)
+    await make_interview(session, settings, world.b, clock.now)
+    query = "{ myApplications { proposal { id } } }"
+    expected = {
+        world.a.member: [world.a.proposal],
+        world.a.colleague: [world.a.proposal],
+        world.b.member: [world.b.proposal],
+        world.a.manager: [world.a.proposal],
+        world.b.manager: [world.b.proposal],
+    }
+    for user, proposals in expected.items():
+        body = await gql(query, token=world.token(user))
+        ids = [a["proposal"]["id"] for a in body["data"]["myApplications"]]
+        assert ids == [str(p.id) for p in proposals], user.email
+    body = await gql(query, token=world.token(world.admin))
+    ids = {a["proposal"]["id"] for a in body["data"]["myApplications"]}
+    assert ids == {str(world.a.proposal.id), str(world.b.proposal.id)}

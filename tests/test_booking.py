@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -10,7 +11,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
-from app.models import Interview, Notification, OutboxMessage, SlotReservation
+from app.models import Interview, InterviewStatus, Notification, OutboxMessage, SlotReservation
+from app.people import service as people
 from app.scheduling.windows import WindowText
 from tests.conftest import Clock, GraphQLClient
 from tests.factories import World, make_interview, make_world
@@ -167,6 +169,31 @@ async def test_a_slot_taken_by_a_members_other_booking_is_unavailable(
     assert await written(session) == before
 
 
+async def test_a_candidate_cannot_book_two_proposals_at_the_same_instant(
+    gql: GraphQLClient,
+    world: World,
+    interview: Interview,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    # The same candidate applies to organization B too; B's team shares nobody with A's.
+    second = await people.create_proposal(
+        session=session, project_id=world.b.project.id, candidate_id=world.a.candidate.id
+    )
+    await session.commit()
+    side = dataclasses.replace(world.b, proposal=second, candidate=world.a.candidate)
+    other = await make_interview(
+        session, settings, side, clock.now, windows=WINDOWS, time_zone="UTC"
+    )
+    assert (await book(gql, world, interview.id, "2026-03-05T09:00:00Z"))["errors"] == []
+    before = await written(session)
+    taken = await book(gql, world, other.id, "2026-03-05T09:00:00Z")
+    assert taken["errors"][0]["code"] == "SLOT_UNAVAILABLE"
+    assert await written(session) == before
+    assert (await book(gql, world, other.id, "2026-03-05T09:30:00Z"))["errors"] == []
+
+
 async def test_only_the_candidate_books(
     gql: GraphQLClient, world: World, interview: Interview, session: AsyncSession
 ) -> None:
@@ -231,6 +258,45 @@ async def test_cancelling_a_booking_frees_the_slot_at_once(
     assert cancels[world.a.candidate.email] == ("CANCEL", 1)
     assert cancels["guest@outside.com"] == ("CANCEL", 1)
     assert cancels[world.a.manager.email] == (None, 1)
+
+
+async def test_only_the_team_and_the_candidate_cancel_a_booking(
+    gql: GraphQLClient, world: World, interview: Interview, session: AsyncSession
+) -> None:
+    await book(gql, world, interview.id, "2026-03-05T09:00:00Z")
+    before = await written(session)
+    refused = [
+        (world.a.manager, "FORBIDDEN"),  # sees the interview, acts for no team
+        (world.b.manager, "NOT_FOUND"),
+        (world.b.member, "NOT_FOUND"),
+        (world.b.candidate, "NOT_FOUND"),
+    ]
+    for who, code in refused:
+        body = await gql(
+            CANCEL, {"input": {"interviewId": str(interview.id)}}, token=world.token(who)
+        )
+        assert body["data"]["cancelInterview"]["errors"][0]["code"] == code, who.email
+        moved = await gql(
+            RESCHEDULE,
+            {
+                "input": {
+                    "interviewId": str(interview.id),
+                    "timeZone": "UTC",
+                    "windows": [
+                        {"start": "2026-03-09T10:00", "end": "2026-03-09T11:00"},
+                        {"start": "2026-03-10T10:00", "end": "2026-03-10T11:00"},
+                    ],
+                }
+            },
+            token=world.token(who),
+        )
+        assert moved["data"]["rescheduleInterview"]["errors"][0]["code"] == code, who.email
+    assert await written(session) == before
+    status = await session.scalar(
+        select(Interview.status).where(Interview.id == interview.id)
+    )
+    await session.commit()
+    assert status == InterviewStatus.BOOKED
 
 
 async def test_reschedule_cancels_and_requests_new_times_atomically(

@@ -39,10 +39,12 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def api_processes(database_url: str, backend: str, clean_db: None) -> Iterator[list[str]]:
-    """Two real `roundtable api` processes on the test database."""
-    if backend != "postgres":
-        pytest.skip("the multi-process race is a PostgreSQL guarantee; SQLite serialises writers")
+def api_processes(database_url: str, clean_db: None) -> Iterator[list[str]]:
+    """Two real `roundtable api` processes on the test database.
+
+    On both backends: PostgreSQL relies on row locks and the EXCLUDE constraint, SQLite on
+    BEGIN IMMEDIATE with a busy timeout; either must give one winner per conflict.
+    """
     env = {**os.environ, "ROUNDTABLE_DATABASE_URL": database_url, "ROUNDTABLE_SECRET_KEY": SECRET}
     ports = [_free_port(), _free_port()]
     procs = [

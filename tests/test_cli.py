@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import socket
@@ -14,6 +15,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from app.db import create_engine
+from app.main import create_app
+from tests.conftest import GraphQLClient, make_settings
 
 
 def _free_port() -> int:
@@ -99,10 +104,12 @@ def test_serve_on_a_fresh_folder_prints_tokens_that_work(tmp_path: Path) -> None
             proc.stdout.close()
 
 
-def test_create_admin_prints_a_token_on_its_last_line(tmp_path: Path) -> None:
-    env = {**_clean_env(), "ROUNDTABLE_DATABASE_URL": f"sqlite:///{tmp_path / 'admin.db'}"}
+async def test_create_admin_prints_a_token_that_acts_as_that_admin(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'admin.db'}"
+    env = {**_clean_env(), "ROUNDTABLE_DATABASE_URL": url}
     runs = [
-        subprocess.run(
+        await asyncio.to_thread(
+            subprocess.run,
             [sys.executable, "-m", "app.cli", "create-admin", "--email", "Boss@Example.com"],
             env=env,
             capture_output=True,
@@ -114,6 +121,31 @@ def test_create_admin_prints_a_token_on_its_last_line(tmp_path: Path) -> None:
     ]
     tokens = [run.stdout.strip().splitlines()[-1] for run in runs]
     assert all(t.startswith("rt_") for t in tokens) and tokens[0] != tokens[1]
+
+    # Both tokens open the API as the one admin (run twice, the user is not created twice).
+    settings = make_settings(url)
+    engine = create_engine(settings)
+    transport = httpx.ASGITransport(app=create_app(settings, engine=engine))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://cli.test") as http:
+            gql = GraphQLClient(http)
+            for n, token in enumerate(tokens):
+                me = await gql("{ me { email role } }", token=token)
+                assert me["data"]["me"] == {"email": "boss@example.com", "role": "ADMIN"}
+                made = await gql(
+                    'mutation($n: String!) { createOrganization(input: {name: $n}) '
+                    "{ organization { name } errors { code } } }",
+                    {"n": f"Org {n}"},
+                    token=token,
+                )
+                assert made["data"]["createOrganization"] == {
+                    "organization": {"name": f"Org {n}"},
+                    "errors": [],
+                }
+            stranger = await gql("{ me { email } }", token=tokens[0][:-1] + "x")
+            assert stranger["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    finally:
+        await engine.dispose()
 
 
 def test_a_bad_setting_stops_the_api_with_its_name(tmp_path: Path) -> None:

@@ -6,9 +6,11 @@ import logging
 
 import httpx
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.main import create_app
+from app.models import Organization
 from app.scheduling import listing
 from tests.conftest import Clock, GraphQLClient, make_settings
 from tests.factories import World, make_world
@@ -36,11 +38,21 @@ async def test_alias_floods_are_refused(gql: GraphQLClient, world: World) -> Non
     assert "40 aliases" in body["errors"][0]["message"]
 
 
-async def test_token_floods_are_refused(gql: GraphQLClient, world: World) -> None:
-    fields = " ".join(["id"] * 2500)
-    body = await gql("{ me { " + fields + " } }", token=world.token(world.a.candidate))
-    assert body["errors"][0]["extensions"] == {"code": "QUERY_TOO_LARGE"}
-    assert "2000 tokens" in body["errors"][0]["message"]
+async def test_token_floods_are_refused_at_the_configured_limit(
+    engine: AsyncEngine, database_url: str, clock: Clock, world: World
+) -> None:
+    app = create_app(make_settings(database_url, max_query_tokens=100), engine=engine, clock=clock)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        gql = GraphQLClient(http)
+        token = world.token(world.a.candidate)
+        # "{ me { id ... } }": 4 braces, "me" and the ids, with the end of the document.
+        at_limit = await gql("{ me { " + " ".join(["id"] * 95) + " } }", token=token)
+        over = await gql("{ me { " + " ".join(["id"] * 96) + " } }", token=token)
+    assert at_limit == {"data": {"me": {"id": str(world.a.candidate.id)}}}
+    assert over["data"] is None
+    assert over["errors"][0]["extensions"] == {"code": "QUERY_TOO_LARGE"}
+    assert "100 tokens" in over["errors"][0]["message"]
 
 
 async def test_unexpected_errors_are_masked_and_logged(
@@ -71,13 +83,29 @@ async def test_user_input_errors_in_queries_are_shown(gql: GraphQLClient, world:
     assert body["errors"][0]["extensions"] == {"code": "VALIDATION", "field": "after"}
 
 
-async def test_batched_requests_are_refused(client: httpx.AsyncClient, world: World) -> None:
+async def test_batched_requests_are_refused_and_nothing_in_them_runs(
+    client: httpx.AsyncClient, session: AsyncSession, world: World
+) -> None:
+    create = "mutation($n: String!) { createOrganization(input: {name: $n}) { errors { code } } }"
+    token = {"Authorization": f"Bearer {world.token(world.admin)}"}
     response = await client.post(
         "/graphql",
-        json=[{"query": "{ me { id } }"}, {"query": "{ me { id } }"}],
-        headers={"Authorization": f"Bearer {world.token(world.a.member)}"},
+        json=[
+            {"query": create, "variables": {"n": "Batched 1"}},
+            {"query": create, "variables": {"n": "Batched 2"}},
+        ],
+        headers=token,
     )
     assert response.status_code == 400
+    assert "batch" in response.text.lower()
+    names = set(await session.scalars(select(Organization.name)))
+    await session.commit()
+    assert names == {"Org A", "Org B"}
+    # The same operation sent alone runs: the refusal is of the batch, not of the mutation.
+    alone = await client.post(
+        "/graphql", json={"query": create, "variables": {"n": "Alone"}}, headers=token
+    )
+    assert alone.json() == {"data": {"createOrganization": {"errors": []}}}
 
 
 async def test_graphiql_is_served_only_when_enabled(

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from app.config import Settings
 from app.db import create_engine
@@ -63,3 +63,31 @@ async def test_downgrade_to_base_and_up_again(empty_database: str) -> None:
     await asyncio.to_thread(upgrade, empty_database)
     _, tables = await _differences(empty_database)
     assert set(Base.metadata.tables) <= tables
+
+
+async def test_postgres_gets_the_exclusion_constraint_on_reservations(
+    empty_database: str,
+) -> None:
+    """compare_metadata cannot see an EXCLUDE (the models do not declare it): look for it."""
+    if not empty_database.startswith("postgresql"):
+        pytest.skip("SQLite has no exclusion constraints")
+    await asyncio.to_thread(upgrade, empty_database)
+    engine = create_engine(Settings(database_url=empty_database))
+    try:
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    text(
+                        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                        "WHERE conrelid = 'slot_reservations'::regclass AND contype = 'x'"
+                    )
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    assert [(name, " ".join(definition.split())) for name, definition in rows] == [
+        (
+            "ex_slot_reservations_no_overlap",
+            "EXCLUDE USING gist (user_id WITH =, tstzrange(starts_at, ends_at, '[)'::text) WITH &&)",
+        )
+    ]

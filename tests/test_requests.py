@@ -187,6 +187,17 @@ async def test_window_with_an_offset_is_taken_as_it_is(gql: GraphQLClient, world
             "windows.0.start",
         ),
         ({"durationMinutes": 5}, "durationMinutes"),
+        ({"durationMinutes": 241}, "durationMinutes"),
+        (
+            # Starts inside the 90 days (2026-05-31 12:00 UTC), ends outside: the end counts.
+            {
+                "windows": [
+                    GOOD_WINDOWS[0],
+                    {"start": "2026-05-31T07:00", "end": "2026-05-31T09:00"},
+                ]
+            },
+            "windows.1.end",
+        ),
         ({"inviteEmails": ["not an email"]}, "inviteEmails.0"),
         ({"inviteEmails": ["a@outside.com", "A@outside.com"]}, "inviteEmails.1"),
         ({"participantIds": [new_id()]}, "participantIds.0"),
@@ -197,6 +208,26 @@ async def test_each_rule_is_a_validation_error_naming_the_field(
     gql: GraphQLClient, world: World, session: AsyncSession, overrides: dict[str, Any], field: str
 ) -> None:
     await assert_rejected(gql, world, session, "VALIDATION", field, **overrides)
+
+
+async def test_a_member_listed_twice_is_a_validation_error(
+    gql: GraphQLClient, world: World, session: AsyncSession
+) -> None:
+    twice = [str(world.a.member.id), str(world.a.colleague.id), str(world.a.member.id)]
+    result = await assert_rejected(
+        gql, world, session, "VALIDATION", "participantIds.2", participantIds=twice
+    )
+    assert [e["field"] for e in result["errors"]] == ["participantIds.2"]
+
+
+async def test_the_duration_bounds_are_inclusive(gql: GraphQLClient, world: World) -> None:
+    for minutes in (15, 240):
+        windows = [
+            {"start": f"2026-03-1{d}T08:00", "end": f"2026-03-1{d}T12:00"} for d in (2, 3)
+        ] if minutes == 240 else GOOD_WINDOWS
+        result = await ask(gql, world, durationMinutes=minutes, windows=windows)
+        assert result["errors"] == [], minutes
+        assert result["interview"]["durationMinutes"] == minutes
 
 
 async def test_a_window_overlapping_a_non_adjacent_one_is_caught(

@@ -43,6 +43,9 @@ class BusyResult:
     unchecked: list[str] = field(default_factory=list)
 
 
+# The cache's clock; tests move it forward to see entries expire.
+monotonic = time.monotonic
+
 _CacheKey = tuple[uuid.UUID, datetime, datetime]
 _cache: dict[_CacheKey, tuple[float, list[TimeRange]]] = {}
 
@@ -80,7 +83,7 @@ async def calendar_busy(
             return None
         key = (connection.id, start, end)
         cached = _cache.get(key)
-        if cached is not None and cached[0] > time.monotonic():
+        if cached is not None and cached[0] > monotonic():
             return cached[1]
         try:
             client = client_for(connection, settings)
@@ -112,7 +115,7 @@ async def calendar_busy(
 def _remember(key: _CacheKey, ranges: list[TimeRange], ttl: int) -> None:
     if ttl <= 0:
         return
-    now = time.monotonic()
+    now = monotonic()
     if len(_cache) >= MAX_CACHE_ENTRIES:
         for stale in [k for k, (expires, _) in _cache.items() if expires <= now]:
             del _cache[stale]

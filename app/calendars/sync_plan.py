@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.calendars.base import EventSpec, event_key, interview_uid
+from app.calendars.conference import CONFERENCE_PROVIDERS as CONFERENCE_PROVIDERS
 from app.calendars.conference import settle_conference
 from app.db import begin_write
 from app.models import (
@@ -129,56 +130,99 @@ async def make_plan(
             key = event_key(interview.id, participant.id)
             if live:
                 connection = connections.get(participant.user_id)
-                if connection is None:
+                decision = decide_live(event, connection, interview.ical_sequence)
+                if decision is None:
                     continue
-                if event is None or event.connection_id != connection.id:
+                assert connection is not None and decision.action is not None
+                if decision.record:
                     event = _record_row(session, event, interview, participant, connection, now)
-                    action = Action.CREATE
-                elif event.provider_event_id is None:
-                    action = Action.CREATE
-                elif event.state is CalendarEventState.SYNCED and (
-                    event.sequence >= interview.ical_sequence
-                ):
-                    continue
-                else:
-                    action = Action.UPDATE
+                assert event is not None
                 plan.steps.append(
                     Step(
                         event_id=event.id,
                         participant_id=participant.id,
-                        action=action,
+                        action=decision.action,
                         connection=connection,
                         provider_event_id=event.provider_event_id,
                         key=key,
-                        # Only while the booking waits for it: once mails went out with a
-                        # link, a copy written later (a new calendar) must not make another.
-                        create_conference=(
-                            participant.user_id == interview.requested_by_id
-                            and interview.conference_pending_since is not None
-                        ),
+                        create_conference=creates_conference(participant.user_id, interview),
                     )
                 )
-            elif event is not None and event.state is not CalendarEventState.DELETED:
+            elif event is not None:
                 old = old_connections.get(event.connection_id) if event.connection_id else None
-                target = event.provider_event_id
-                if target is None and old is not None and old.provider is CalendarProvider.GOOGLE:
-                    target = key  # a create whose answer was lost may still have landed
-                if old is not None and old.state is ConnectionState.DISCONNECTING:
-                    continue  # the disconnect job removes it (app.calendars.disconnect)
-                if old is None or old.state is not ConnectionState.CONNECTED or target is None:
+                removal = decide_removal(event, old, key)
+                if removal is None:
+                    continue
+                if removal.action is None:
                     # Nothing written, or no way to reach it any more.
                     event.state = CalendarEventState.DELETED
-                    event.last_error = None if target is None else "calendar disconnected"
+                    event.last_error = removal.error
                     continue
-                plan.steps.append(Step(event.id, participant.id, Action.DELETE, old, target, key))
+                assert old is not None
+                plan.steps.append(
+                    Step(event.id, participant.id, Action.DELETE, old, removal.target, key)
+                )
         # The conference first: the other copies then carry its link.
-        plan.steps.sort(key=lambda s: not s.create_conference)
+        plan.steps.sort(key=conference_first)
         if not any(step.create_conference for step in plan.steps):
             # No calendar will make the meeting (requester disconnected, interview
             # cancelled): the fallback link is final, and waiting mails go out with it.
             await settle_conference(session, interview)
         await session.commit()
         return plan
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What one member's copy needs: an action, and for a delete, what it targets."""
+
+    action: Action | None  # None: nothing to write; for a removal, forget our row
+    record: bool = False  # (re)point our event row at the member's current calendar first
+    target: str | None = None  # the provider's event to delete
+    error: str | None = None  # kept on a row forgotten without a delete
+
+
+def decide_live(
+    event: CalendarEvent | None, connection: CalendarConnection | None, sequence: int
+) -> Decision | None:
+    """A booked interview: what the member's connected calendar still needs, if anything."""
+    if connection is None:
+        return None  # not connected: the member was invited by mail
+    if event is None or event.connection_id != connection.id:
+        return Decision(Action.CREATE, record=True)
+    if event.provider_event_id is None:
+        return Decision(Action.CREATE)
+    if event.state is CalendarEventState.SYNCED and event.sequence >= sequence:
+        return None  # written, and nothing changed since
+    return Decision(Action.UPDATE)
+
+
+def decide_removal(
+    event: CalendarEvent, old: CalendarConnection | None, key: str
+) -> Decision | None:
+    """A cancelled interview: remove the copy we wrote, or forget it if it is out of reach."""
+    if event.state is CalendarEventState.DELETED:
+        return None
+    if old is not None and old.state is ConnectionState.DISCONNECTING:
+        return None  # the disconnect job removes it (app.calendars.disconnect)
+    target = event.provider_event_id
+    if target is None and old is not None and old.provider is CalendarProvider.GOOGLE:
+        target = key  # a create whose answer was lost may still have landed
+    if old is None or old.state is not ConnectionState.CONNECTED or target is None:
+        return Decision(None, error=None if target is None else "calendar disconnected")
+    return Decision(Action.DELETE, target=target)
+
+
+def creates_conference(user_id: uuid.UUID, interview: Interview) -> bool:
+    """The requester's copy creates the Meet or Teams call, only while the booking waits for
+    it (app.calendars.conference): once mails went out with a link, a copy written later (a
+    new calendar) must not make a second one."""
+    return user_id == interview.requested_by_id and interview.conference_pending_since is not None
+
+
+def conference_first(step: Step) -> bool:
+    """Sort key: the copy creating the conference first, so the others carry its link."""
+    return not step.create_conference
 
 
 def _one_per_user(

@@ -73,6 +73,19 @@ def sort_key(interview: Interview, group: InterviewGroup) -> datetime:
             return interview.cancelled_at
 
 
+def _after(order: _Order, after: Cursor) -> ColumnElement[bool]:
+    """Rows after the cursor in the group's order: by the sort column, then by id."""
+    if order.descending:
+        return or_(order.column < after.at, and_(order.column == after.at, Interview.id < after.id))
+    return or_(order.column > after.at, and_(order.column == after.at, Interview.id > after.id))
+
+
+def _ordering(order: _Order) -> tuple[Any, Any]:
+    if order.descending:
+        return order.column.desc(), Interview.id.desc()
+    return order.column.asc(), Interview.id.asc()
+
+
 async def my_interviews(
     *,
     session: AsyncSession,
@@ -91,22 +104,8 @@ async def my_interviews(
         .where(in_group, _mine(viewer))
     )
     if after is not None:
-        if order.descending:
-            query = query.where(
-                or_(
-                    order.column < after.at, and_(order.column == after.at, Interview.id < after.id)
-                )
-            )
-        else:
-            query = query.where(
-                or_(
-                    order.column > after.at, and_(order.column == after.at, Interview.id > after.id)
-                )
-            )
-    if order.descending:
-        query = query.order_by(order.column.desc(), Interview.id.desc())
-    else:
-        query = query.order_by(order.column.asc(), Interview.id.asc())
+        query = query.where(_after(order, after))
+    query = query.order_by(*_ordering(order))
     rows = list(await session.scalars(query.limit(first + 1)))
     return rows[:first], len(rows) > first
 

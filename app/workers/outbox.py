@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import begin_write
@@ -99,6 +99,8 @@ async def process_outbox_message(
     if claimed is None:
         return Result(Outcome.SKIPPED)
     handler = handlers.get(claimed.topic)
+    error: Exception | None = None
+    completion = Completion()
     try:
         if handler is None:
             raise TransientDeliveryError(f"no worker handles topic {claimed.topic!r} yet")
@@ -106,63 +108,100 @@ async def process_outbox_message(
         with bound_request_id(rid if isinstance(rid, str) else None):
             async with _renewing_lease(sessions, claimed, clock, options.lease):
                 outcome = await handler(claimed)
-    except Deferred as exc:
-        # Waiting for something else to happen first: the attempt is given back.
-        delay = timedelta(seconds=exc.retry_after or options.min_backoff_seconds)
-        now = clock()
-        await _finish(
-            sessions,
-            claimed,
-            attempts=claimed.attempts - 1,
-            last_error=exc.reason[:MAX_REASON],
-            available_at=now + delay,
-            published_at=now,
-        )
-        return Result(Outcome.DEFERRED, retry_in=delay, reason=exc.reason)
-    except TransientDeliveryError as exc:
-        if claimed.attempts >= options.max_attempts:
-            return await _fail(sessions, claimed, clock(), f"gave up: {exc.reason}")
-        delay = options.backoff(claimed.attempts, exc.retry_after)
-        now = clock()
-        await _finish(
-            sessions,
-            claimed,
-            status=OutboxStatus.PENDING,
-            last_error=exc.reason[:MAX_REASON],
-            available_at=now + delay,
-            published_at=now,  # the broker holds the delayed retry from now on
-        )
-        logger.info("outbox %s: %s; retry in %s", claimed.id, exc.reason, delay)
-        return Result(Outcome.RETRY, retry_in=delay, reason=exc.reason)
-    except PermanentDeliveryError as exc:
-        return await _fail(sessions, claimed, clock(), exc.reason)
+        completion = outcome if isinstance(outcome, Completion) else Completion(note=outcome)
     except Exception as exc:
-        # A bug or an outage we did not foresee: retried like a transient error, and kept
-        # on the row so admins see it if it never goes away.
-        logger.exception("outbox %s: unexpected error", claimed.id)
-        if claimed.attempts >= options.max_attempts:
-            return await _fail(sessions, claimed, clock(), f"gave up: {exc!r}")
-        delay = options.backoff(claimed.attempts)
-        now = clock()
-        await _finish(
-            sessions,
-            claimed,
-            status=OutboxStatus.PENDING,
-            last_error=repr(exc)[:MAX_REASON],
-            available_at=now + delay,
-            published_at=now,
+        error = exc
+        if not isinstance(exc, TransientDeliveryError | PermanentDeliveryError):
+            logger.exception("outbox %s: unexpected error", claimed.id)
+    if isinstance(error, Deferred):
+        return await _defer(sessions, claimed, error, options, clock())
+    step = next_state(
+        attempts=claimed.attempts, options=options, error=error, note=completion.note, now=clock()
+    )
+    if step.result.outcome is Outcome.RETRY:
+        logger.info(
+            "outbox %s: %s; retry in %s", claimed.id, step.result.reason, step.result.retry_in
         )
-        return Result(Outcome.RETRY, retry_in=delay, reason=repr(exc))
-    completion = outcome if isinstance(outcome, Completion) else Completion(note=outcome)
+    elif step.result.outcome is Outcome.FAILED:
+        logger.warning("outbox %s failed: %s", claimed.id, step.result.reason)
+    write = completion.write if step.result.outcome is Outcome.DONE else None
+    await _finish(sessions, claimed, write=write, **step.values)
+    return step.result
+
+
+async def _defer(
+    sessions: async_sessionmaker[AsyncSession],
+    claimed: ClaimedMessage,
+    wait: Deferred,
+    options: WorkerOptions,
+    now: datetime,
+) -> Result:
+    """Waiting for something else to happen first: the attempt is given back."""
+    delay = timedelta(seconds=wait.retry_after or options.min_backoff_seconds)
     await _finish(
         sessions,
         claimed,
-        write=completion.write,
-        status=OutboxStatus.DONE,
-        last_error=completion.note,
-        processed_at=clock(),
+        attempts=claimed.attempts - 1,
+        last_error=wait.reason[:MAX_REASON],
+        available_at=now + delay,
+        published_at=now,
     )
-    return Result(Outcome.DONE, reason=completion.note)
+    return Result(Outcome.DEFERRED, retry_in=delay, reason=wait.reason)
+
+
+@dataclass(frozen=True)
+class Step:
+    """What a delivery attempt makes of its row: the new column values, and the result."""
+
+    values: dict[str, Any]
+    result: Result
+
+
+def next_state(
+    *,
+    attempts: int,
+    options: WorkerOptions,
+    error: Exception | None,
+    note: str | None,
+    now: datetime,
+) -> Step:
+    """The outbox state machine: attempt number `attempts` ended with `error`, or succeeded.
+
+    Success is DONE; a permanent error is FAILED at once; anything else is retried with
+    backoff (no sooner than the server's Retry-After) until the last attempt, then FAILED.
+    """
+    if error is None:
+        return Step(
+            {"status": OutboxStatus.DONE, "last_error": note, "processed_at": now},
+            Result(Outcome.DONE, reason=note),
+        )
+    if isinstance(error, PermanentDeliveryError):
+        return _failed(error.reason, now)
+    if isinstance(error, TransientDeliveryError):
+        # Transient: the other side said so. Anything else is a bug or an outage we did not
+        # foresee: retried the same way, and kept on the row so admins see it if it stays.
+        reason, retry_after = error.reason, error.retry_after
+    else:
+        reason, retry_after = repr(error), None
+    if attempts >= options.max_attempts:
+        return _failed(f"gave up: {reason}", now)
+    delay = options.backoff(attempts, retry_after)
+    return Step(
+        {
+            "status": OutboxStatus.PENDING,
+            "last_error": reason[:MAX_REASON],
+            "available_at": now + delay,
+            "published_at": now,  # the broker holds the delayed retry from now on
+        },
+        Result(Outcome.RETRY, retry_in=delay, reason=reason),
+    )
+
+
+def _failed(reason: str, now: datetime) -> Step:
+    return Step(
+        {"status": OutboxStatus.FAILED, "last_error": reason[:MAX_REASON], "processed_at": now},
+        Result(Outcome.FAILED, reason=reason),
+    )
 
 
 @contextlib.asynccontextmanager
@@ -204,16 +243,46 @@ async def _extend(
         await begin_write(session)
         result = await session.execute(
             update(OutboxMessage)
-            .where(
-                OutboxMessage.id == claimed.id,
-                OutboxMessage.status == OutboxStatus.PENDING,
-                OutboxMessage.attempts == claimed.attempts,
-            )
+            .where(still_ours(claimed))
             .values(available_at=until)
             .execution_options(synchronize_session=False)
         )
         await session.commit()
     return bool(getattr(result, "rowcount", 0))
+
+
+def claimable(message_id: uuid.UUID, now: datetime) -> ColumnElement[bool]:
+    """A row a worker may take now: still pending, and neither leased nor backing off."""
+    return and_(
+        OutboxMessage.id == message_id,
+        OutboxMessage.status == OutboxStatus.PENDING,
+        OutboxMessage.available_at <= now,
+    )
+
+
+def still_ours(claimed: ClaimedMessage) -> ColumnElement[bool]:
+    """Our claim holds while nobody finished the row or claimed it again since."""
+    return and_(
+        OutboxMessage.id == claimed.id,
+        OutboxMessage.status == OutboxStatus.PENDING,
+        OutboxMessage.attempts == claimed.attempts,
+    )
+
+
+def due_for_publishing(
+    topics: Collection[str], *, now: datetime, options: WorkerOptions
+) -> ColumnElement[bool]:
+    """Rows to hand to the broker: new ones at once, stale ones again (see module doc)."""
+    stale = now - options.republish_after
+    return and_(
+        OutboxMessage.status == OutboxStatus.PENDING,
+        OutboxMessage.topic.in_(list(topics)),
+        OutboxMessage.available_at <= now,
+        or_(
+            OutboxMessage.published_at.is_(None),
+            and_(OutboxMessage.published_at <= stale, OutboxMessage.available_at <= stale),
+        ),
+    )
 
 
 async def _claim(
@@ -227,11 +296,7 @@ async def _claim(
         row = (
             await session.execute(
                 update(OutboxMessage)
-                .where(
-                    OutboxMessage.id == message_id,
-                    OutboxMessage.status == OutboxStatus.PENDING,
-                    OutboxMessage.available_at <= now,
-                )
+                .where(claimable(message_id, now))
                 .values(attempts=OutboxMessage.attempts + 1, available_at=now + lease)
                 .returning(
                     OutboxMessage.id,
@@ -255,23 +320,6 @@ async def _claim(
     )
 
 
-async def _fail(
-    sessions: async_sessionmaker[AsyncSession],
-    claimed: ClaimedMessage,
-    now: datetime,
-    reason: str,
-) -> Result:
-    logger.warning("outbox %s failed: %s", claimed.id, reason)
-    await _finish(
-        sessions,
-        claimed,
-        status=OutboxStatus.FAILED,
-        last_error=reason[:MAX_REASON],
-        processed_at=now,
-    )
-    return Result(Outcome.FAILED, reason=reason)
-
-
 async def _finish(
     sessions: async_sessionmaker[AsyncSession],
     claimed: ClaimedMessage,
@@ -285,11 +333,7 @@ async def _finish(
         await begin_write(session)
         result = await session.execute(
             update(OutboxMessage)
-            .where(
-                OutboxMessage.id == claimed.id,
-                OutboxMessage.status == OutboxStatus.PENDING,
-                OutboxMessage.attempts == claimed.attempts,
-            )
+            .where(still_ours(claimed))
             .values(**values)
             .execution_options(synchronize_session=False)
         )
@@ -315,16 +359,7 @@ async def publish_pending(
     Returns how many were published. If the broker fails midway, the rows not sent are
     released for the next pass and the error propagates.
     """
-    stale = now - options.republish_after
-    due = and_(
-        OutboxMessage.status == OutboxStatus.PENDING,
-        OutboxMessage.topic.in_(list(topics)),
-        OutboxMessage.available_at <= now,
-        or_(
-            OutboxMessage.published_at.is_(None),
-            and_(OutboxMessage.published_at <= stale, OutboxMessage.available_at <= stale),
-        ),
-    )
+    due = due_for_publishing(topics, now=now, options=options)
     async with sessions() as session:
         await begin_write(session)
         batch = (

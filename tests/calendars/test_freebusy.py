@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.calendars import freebusy
 from app.calendars.base import AccountInfo
 from app.calendars.connections import mark_broken, save_connection, token_cipher
 from app.calendars.freebusy import calendar_busy
@@ -139,3 +141,42 @@ async def test_users_without_connections_have_no_busy_time(
     result = await calendar_busy(session, [world.a.member.id], START, END, settings=settings)
 
     assert result.ranges == [] and result.unchecked == []
+
+
+async def test_a_cached_answer_expires_after_the_cache_time(
+    session: AsyncSession, settings: Settings, fakes: Fakes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = await make_world(session)
+    member = world.a.member
+    await connect(session, settings, fakes, member, CalendarProvider.GOOGLE)
+    clock = [1000.0]
+    monkeypatch.setattr(freebusy, "monotonic", lambda: clock[0])
+
+    first = await calendar_busy(session, [member.id], START, END, settings=settings)
+    fakes.google.add_busy(member.email, DAY + timedelta(hours=9), DAY + timedelta(hours=10))
+    clock[0] += settings.freebusy_cache_seconds - 1
+    assert await calendar_busy(session, [member.id], START, END, settings=settings) == first
+    clock[0] += 2
+    later = await calendar_busy(session, [member.id], START, END, settings=settings)
+
+    assert first.ranges == []
+    assert later.ranges == [TimeRange(DAY + timedelta(hours=9), DAY + timedelta(hours=10))]
+    assert len(fakes.google.faults.calls) == 2
+
+
+async def test_busy_blocks_reaching_over_either_end_of_the_range_are_kept(
+    session: AsyncSession, settings: Settings, fakes: Fakes
+) -> None:
+    world = await make_world(session)
+    member = world.a.colleague
+    await connect(session, settings, fakes, member, CalendarProvider.MICROSOFT)
+    reaching_in = TimeRange(START - timedelta(hours=1), START + timedelta(minutes=30))
+    reaching_out = TimeRange(END - timedelta(minutes=30), END + timedelta(hours=1))
+    for block in (reaching_in, reaching_out):
+        fakes.microsoft.add_busy(member.email, block.start, block.end)
+    fakes.microsoft.add_busy(member.email, END, END + timedelta(hours=1))  # touches: not busy
+
+    result = await calendar_busy(session, [member.id], START, END, settings=settings)
+
+    assert result.unchecked == []
+    assert result.ranges == [reaching_in, reaching_out]

@@ -91,7 +91,6 @@ def workers(worker_env: dict[str, str], tmp_path: Path) -> Iterator[list[WorkerP
         worker.kill(signal.SIGKILL)
 
 
-@pytest.mark.postgres_only
 async def test_worker_killed_mid_delivery_loses_and_duplicates_no_mail(
     session: AsyncSession,
     engine: AsyncEngine,

@@ -166,3 +166,22 @@ def test_smtp_url_carries_credentials_and_tls() -> None:
     )
     tls = SmtpTransport.from_url("smtps://user%40x:p%2Fw@mail.example.com")
     assert (tls.port, tls.use_tls, tls.username, tls.password) == (465, True, "user@x", "p/w")
+
+
+async def test_a_mail_refused_for_some_recipients_fails_without_a_retry() -> None:
+    """Resending would duplicate it for those who took it: a permanent failure, named."""
+    with SmtpServer() as server:
+        transport = SmtpTransport.from_url(server.url)
+        server.handler.rejected_rcpt.add("gone@example.com")
+        mail = mail_to("a@example.com", "<6@x>")
+        mail["Cc"] = "gone@example.com"
+        with pytest.raises(PermanentDeliveryError, match=r"gone@example\.com"):
+            await transport.send(mail)
+        [received] = server.handler.received
+        assert received.rcpt_tos == ["a@example.com"]
+        # Refused for every recipient: the server's 550 is reported, as permanent.
+        server.handler.rejected_rcpt.add("b@example.com")
+        both = mail_to("b@example.com", "<7@x>")
+        both["Cc"] = "gone@example.com"
+        with pytest.raises(PermanentDeliveryError, match="550"):
+            await transport.send(both)

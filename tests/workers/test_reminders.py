@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.access import load_viewer
 from app.config import Settings
 from app.db import begin_write, create_engine, create_session_factory
-from app.models import Interview, Notification, OutboxMessage
+from app.models import Interview, InterviewStatus, Notification, OutboxMessage
 from app.notifications.kinds import MessageKind
-from app.scheduling import requests
+from app.scheduling import booking, requests
 from app.workers.options import WorkerOptions
 from app.workers.reminders import send_due_reminders
 from app.workers.runtime import WorkerRuntime
@@ -106,6 +106,20 @@ async def test_booked_cancelled_and_answered_interviews_are_never_reminded(
         now=clock.now,
     )
     await session.commit()
+    # A second round on A, which the candidate answered by asking for other times.
+    await begin_write(session)
+    answered = await make_interview(session, settings, world.a, clock.now)
+    await begin_write(session)
+    await booking.request_alternative_times(
+        session=session,
+        viewer=await load_viewer(session, world.a.candidate),
+        interview_id=answered.id,
+        message="Not in the mornings, please",
+    )
+    await session.commit()
+    row = await session.get(Interview, answered.id, populate_existing=True)
+    assert row is not None and row.alternative_times_requested
+    assert row.status is InterviewStatus.PENDING and row.reminded_at is None
     sessions = create_session_factory(engine)
     assert (
         await send_due_reminders(sessions=sessions, reminder_after=AFTER, now=clock.now + 3 * AFTER)
