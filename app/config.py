@@ -68,6 +68,12 @@ class Settings(BaseSettings):
     microsoft_token_url: str = "https://login.microsoftonline.com/common/oauth2/v2.0/token"
     calendar_timeout_seconds: float = Field(default=20.0, gt=0)
     freebusy_cache_seconds: int = Field(default=60, ge=0)
+    # How often each connected calendar is compared with the bookings (0: never by itself).
+    calendar_reconcile_minutes: int = Field(default=60, ge=0)
+    # Mails showing the conference link wait this long between looks while the requester's
+    # calendar creates the Meet / Teams meeting, and no longer than the limit in all.
+    conference_wait_poll_seconds: float = Field(default=5.0, gt=0)
+    conference_wait_limit_seconds: int = Field(default=3600, ge=0)
     max_query_depth: int = Field(default=10, ge=3)
     max_query_tokens: int = Field(default=2000, ge=100)
     max_query_aliases: int = Field(default=30, ge=1)

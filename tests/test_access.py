@@ -9,7 +9,9 @@ from tests.conftest import Clock, GraphQLClient, new_id
 from tests.factories import make_interview, make_world
 
 ME = "{ me { id email role timeZone } }"
-PROPOSAL = "query($id: ID!) { proposal(id: $id) { id status candidate { id } project { id title } } }"
+PROPOSAL = (
+    "query($id: ID!) { proposal(id: $id) { id status candidate { id } project { id title } } }"
+)
 INTERVIEW = "query($id: ID!) { interview(id: $id) { id round proposal { id } } }"
 
 

@@ -185,6 +185,12 @@ class Participant:
             return None
         return self.model.sync_error
 
+    @strawberry.field(
+        description="When the reconcile sweep last checked this person's calendar copy."
+    )
+    def sync_checked_at(self) -> datetime | None:
+        return self.model.sync_checked_at
+
     @strawberry.field
     async def user(self, info: Info) -> User | None:
         if self.model.user_id is None:
