@@ -1,7 +1,7 @@
 """calendar reconcile: pending conference, sync positions, last checks
 
 Revision ID: calendar_reconcile
-Revises: link_grants
+Revises: interview_edits
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "calendar_reconcile"
-down_revision: str | None = "link_grants"
+down_revision: str | None = "interview_edits"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
