@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import ColumnElement, false, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -54,6 +55,32 @@ class Viewer:
         if self.is_admin:
             return True
         return self.user.role is Role.HIRING_MEMBER and self.user.organization_id == organization_id
+
+    def can_schedule_for_organization(self, organization_id: uuid.UUID) -> bool:
+        """Requesting, editing, cancelling and rescheduling interviews on the team's side.
+
+        Account managers act for the teams they serve (SPEC section 1); what they do is
+        recorded as theirs (requested by, cancelled by, edited by) and told in their name.
+        """
+        if self.user.role is Role.ACCOUNT_MANAGER:
+            return organization_id in self.managed_organization_ids
+        return self.can_act_for_organization(organization_id)
+
+    def organization_filter(self, column: Any) -> ColumnElement[bool]:
+        """A WHERE clause over an organization id column: the organizations one may browse."""
+        match self.user.role:
+            case Role.ADMIN:
+                return true()
+            case Role.HIRING_MEMBER:
+                if self.user.organization_id is None:
+                    return false()
+                return column == self.user.organization_id  # type: ignore[no-any-return]
+            case Role.ACCOUNT_MANAGER:
+                if not self.managed_organization_ids:
+                    return false()
+                return column.in_(self.managed_organization_ids)  # type: ignore[no-any-return]
+            case _:
+                return false()
 
     def proposal_filter(self) -> ColumnElement[bool]:
         """A WHERE clause over Proposal joined with Project."""

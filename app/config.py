@@ -68,9 +68,17 @@ class Settings(BaseSettings):
     microsoft_token_url: str = "https://login.microsoftonline.com/common/oauth2/v2.0/token"
     calendar_timeout_seconds: float = Field(default=20.0, gt=0)
     freebusy_cache_seconds: int = Field(default=60, ge=0)
+    # How often each connected calendar is compared with the bookings (0: never by itself).
+    calendar_reconcile_minutes: int = Field(default=60, ge=0)
+    # Mails showing the conference link wait this long between looks while the requester's
+    # calendar creates the Meet / Teams meeting, and no longer than the limit in all.
+    conference_wait_poll_seconds: float = Field(default=5.0, gt=0)
+    conference_wait_limit_seconds: int = Field(default=3600, ge=0)
     max_query_depth: int = Field(default=10, ge=3)
     max_query_tokens: int = Field(default=2000, ge=100)
     max_query_aliases: int = Field(default=30, ge=1)
+    # Origins of browser apps allowed to call the API (CORS), comma-separated; "*" for any.
+    cors_origins: str = ""
     # Estimated objects a query may read (see app/schema/query_limits.py): every screen's
     # query at `first: 100` costs well under this; 20 aliased pages of nested lists do not.
     max_query_cost: int = Field(default=250_000, ge=1000)
@@ -170,6 +178,26 @@ class Settings(BaseSettings):
         if parts.scheme not in {"http", "https"} or not parts.netloc:
             raise ValueError("the template must give an absolute http(s) URL")
         return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _cors_origins(cls, value: str) -> str:
+        for origin in (o.strip() for o in value.split(",") if o.strip()):
+            parts = urlsplit(origin)
+            if origin != "*" and (
+                parts.scheme not in {"http", "https"}
+                or not parts.netloc
+                or parts.path not in {"", "/"}
+                or parts.query
+            ):
+                raise ValueError(
+                    f"{origin!r} is not an origin: use scheme://host[:port], comma-separated"
+                )
+        return value
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
 
     @property
     def async_database_url(self) -> str:

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
 
 from app.access import load_viewer
 from app.calendars.oauth_routes import oauth_callback, oauth_start
@@ -39,7 +43,11 @@ from app.people.tokens import authenticate, needs_touch, touch
 from app.ratelimit import RateLimiter, Refusal, Rule
 from app.schema import build_schema
 from app.schema.context import Context, request_session
-from app.schema.loaders import Loaders
+from app.schema.reporting import (
+    DATABASE_UNAVAILABLE_MESSAGE,
+    SERVICE_UNAVAILABLE,
+    is_database_outage,
+)
 from app.web.routes import web_routes
 
 logger = logging.getLogger(__name__)
@@ -77,12 +85,47 @@ class RoundtableGraphQL(GraphQL[Context, None]):
             if refusal is not None:
                 await rate_limited_response(refusal)(scope, receive, send)
                 return
-        async with self.session_factory() as session:
-            token = request_session.set(session)
-            try:
-                await super().__call__(scope, receive, send)
-            finally:
-                request_session.reset(token)
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            async with self.session_factory() as session:
+                token = request_session.set(session)
+                try:
+                    await super().__call__(scope, receive, tracking_send)
+                finally:
+                    request_session.reset(token)
+        except Exception as exc:
+            # Authentication reads the database before any GraphQL execution: an outage
+            # there is still answered as GraphQL, with 503 so clients and proxies retry.
+            if scope["type"] != "http" or started or not is_database_outage(exc):
+                raise
+            logger.warning("database unavailable: %s: %s", type(exc).__name__, exc)
+            await database_unavailable()(scope, receive, send)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return graphiql_page()
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        results = response_data if isinstance(response_data, list) else [response_data]
+        codes = {
+            (error.get("extensions") or {}).get("code")
+            for result in results
+            for error in cast(list[dict[str, Any]], result.get("errors") or [])
+        }
+        if SERVICE_UNAVAILABLE in codes:
+            response.status_code = 503
+            response.headers["Retry-After"] = "5"
+        return response
 
     async def get_context(self, request: Any, response: Any) -> Context:
         session = request_session.get()
@@ -116,14 +159,11 @@ class RoundtableGraphQL(GraphQL[Context, None]):
                 # A forged or mangled link is a failed sign-in; an expired or revoked one is
                 # an old mail, answered with what happened.
                 await self.rate_limiter.hit(Rule.FAILED_AUTH, _client_address(request.scope))
-        lock = asyncio.Lock()  # one operation at a time on the request's session
         return Context(
             request=request,
             session=session,
             settings=self.settings,
             viewer=viewer,
-            loaders=Loaders(session, lock),
-            db_lock=lock,
             on_outbox_written=self.on_outbox_written,
             clock=self.clock,
             rate_limiter=self.rate_limiter,
@@ -165,6 +205,48 @@ def rate_limited_response(refusal: Refusal) -> Response:
     )
 
 
+GRAPHIQL_ASSETS = Path(__file__).parent / "static" / "graphiql"
+GRAPHIQL_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>Roundtable GraphiQL</title>
+  <style>body { margin: 0; height: 100vh; } #graphiql { height: 100vh; }</style>
+  <link rel="stylesheet" href="/graphiql/graphiql.min.css">
+</head>
+<body>
+  <div id="graphiql">Loading GraphiQL...</div>
+  <script src="/graphiql/react.production.min.js"></script>
+  <script src="/graphiql/react-dom.production.min.js"></script>
+  <script src="/graphiql/graphiql.min.js"></script>
+  <script src="/graphiql/graphiql-init.js"></script>
+</body>
+</html>
+"""
+# Everything from Roundtable itself; inline styles only (CodeMirror positions by style).
+GRAPHIQL_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'"
+)
+
+
+def graphiql_page() -> Response:
+    return HTMLResponse(GRAPHIQL_PAGE, headers={"Content-Security-Policy": GRAPHIQL_CSP})
+
+
+def database_unavailable() -> Response:
+    body = {
+        "data": None,
+        "errors": [
+            {
+                "message": DATABASE_UNAVAILABLE_MESSAGE,
+                "extensions": {"code": SERVICE_UNAVAILABLE},
+            }
+        ],
+    }
+    return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
+
+
 def create_app(
     settings: Settings,
     *,
@@ -197,8 +279,14 @@ def create_app(
         if own_engine:
             await engine.dispose()
 
+    assets = (
+        [Mount("/graphiql", StaticFiles(directory=GRAPHIQL_ASSETS), name="graphiql")]
+        if settings.graphiql
+        else []
+    )
     return Starlette(
         routes=[
+            *assets,
             Route("/graphql", graphql, methods=["GET", "POST"]),
             *ops_routes(settings, engine, clock),
             *web_routes(
@@ -217,6 +305,8 @@ def create_app(
             # Outermost: every log line of the request, and its answer, carry the id.
             Middleware(RequestIdMiddleware),
             Middleware(HttpMetricsMiddleware),
+            # CORS outside the body limits, so a browser can read a 413 or 408 too.
+            *http_middleware(settings),
             # Before any route reads the body: oversized or slow bodies are answered here.
             Middleware(
                 BodyLimits,
@@ -226,3 +316,29 @@ def create_app(
         ],
         lifespan=lifespan,
     )
+
+
+def http_middleware(settings: Settings) -> list[Middleware]:
+    """CORS for the browser apps named in ROUNDTABLE_CORS_ORIGINS; gzip for large answers."""
+    middleware = []
+    if settings.cors_origin_list:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origin_list,
+                allow_methods=["GET", "POST"],
+                # Bearer tokens, not cookies: no credentials mode is needed.
+                allow_headers=["Authorization", "Content-Type", "X-Request-ID", LINK_HEADER],
+                expose_headers=["X-Request-ID", "Retry-After"],
+                max_age=600,
+            )
+        )
+    middleware.append(
+        Middleware(
+            GZipMiddleware,
+            minimum_size=1024,
+            # Streamed answers (subscriptions over multipart, SSE) must reach clients at once.
+            exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "multipart/mixed"),
+        )
+    )
+    return middleware

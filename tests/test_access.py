@@ -9,7 +9,9 @@ from tests.conftest import Clock, GraphQLClient, new_id
 from tests.factories import make_interview, make_world
 
 ME = "{ me { id email role timeZone } }"
-PROPOSAL = "query($id: ID!) { proposal(id: $id) { id status candidate { id } project { id title } } }"
+PROPOSAL = (
+    "query($id: ID!) { proposal(id: $id) { id status candidate { id } project { id title } } }"
+)
 INTERVIEW = "query($id: ID!) { interview(id: $id) { id round proposal { id } } }"
 
 
@@ -120,13 +122,14 @@ async def test_nested_interview_of_a_notification_is_checked_too(
     }
 
 
-async def test_staff_applications_hold_only_the_organizations_they_see(
+async def test_staff_proposal_lists_hold_only_the_organizations_they_see(
     gql: GraphQLClient, session: AsyncSession, settings: Settings, clock: Clock
 ) -> None:
     world = await make_world(session)
     await make_interview(session, settings, world.a, clock.now)
     await make_interview(session, settings, world.b, clock.now)
-    query = "{ myApplications { proposal { id } } }"
+    # myApplications is the candidate's own list now; staff browse with `proposals`.
+    query = "{ proposals(first: 100) { edges { node { id } } } }"
     expected = {
         world.a.member: [world.a.proposal],
         world.a.colleague: [world.a.proposal],
@@ -136,8 +139,8 @@ async def test_staff_applications_hold_only_the_organizations_they_see(
     }
     for user, proposals in expected.items():
         body = await gql(query, token=world.token(user))
-        ids = [a["proposal"]["id"] for a in body["data"]["myApplications"]]
+        ids = [e["node"]["id"] for e in body["data"]["proposals"]["edges"]]
         assert ids == [str(p.id) for p in proposals], user.email
     body = await gql(query, token=world.token(world.admin))
-    ids = {a["proposal"]["id"] for a in body["data"]["myApplications"]}
+    ids = {e["node"]["id"] for e in body["data"]["proposals"]["edges"]}
     assert ids == {str(world.a.proposal.id), str(world.b.proposal.id)}

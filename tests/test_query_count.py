@@ -76,11 +76,11 @@ async def test_my_applications_costs_the_same_for_1_and_several_proposals(
     await make_interview(session, settings, world.a, clock.now)
     await warm_up(gql, world.token(world.a.manager))
     with count_queries() as one:
-        first = await gql(query, token=world.token(world.a.manager))
+        first = await gql(query, token=world.token(world.a.candidate))
     await make_interview(session, settings, world.a, clock.now)
     await make_interview(session, settings, world.a, clock.now)
     with count_queries() as more:
-        second = await gql(query, token=world.token(world.a.manager))
+        second = await gql(query, token=world.token(world.a.candidate))
     assert len(first["data"]["myApplications"][0]["proposal"]["interviews"]) == 1
     assert len(second["data"]["myApplications"][0]["proposal"]["interviews"]) == 3
     assert one.count == more.count

@@ -22,7 +22,8 @@ def test_contract_names_clients_rely_on_exist() -> None:
         "proposal(id: ID!): Proposal",
         "interview(id: ID!): Interview",
         "myInterviews(group: InterviewGroup!, first: Int = 20, after: String = null)",
-        "notifications(unreadOnly: Boolean = false, first: Int = 20, after: String = null)",
+        # Arguments may be added after the contract's (kinds): no closing parenthesis here.
+        "notifications(unreadOnly: Boolean = false, first: Int = 20, after: String = null",
         "durationMinutes: Int = 30",
         "myApplications: [Application!]!",
         "availableSlots(interviewId: ID!, timeZone: String!): SlotAvailability!",

@@ -91,6 +91,11 @@ class Gone(CalendarError):
     """The event does not exist (any more) at the provider."""
 
 
+class SyncTokenExpired(CalendarError):
+    """The incremental sync position is no longer valid (Google 410 `fullSyncRequired`,
+    Graph 410 `syncStateNotFound`): list everything again."""
+
+
 @dataclass(frozen=True)
 class Attendee:
     email: str
@@ -128,6 +133,26 @@ class WrittenEvent:
     provider_event_id: str
     conference_url: str | None = None
     web_link: str | None = None
+
+
+@dataclass(frozen=True)
+class ProviderEvent:
+    """One event as the provider lists it in a full or incremental sync."""
+
+    id: str
+    removed: bool  # deleted (Google keeps it as "cancelled"; Graph sends "@removed")
+    start: datetime | None = None
+    end: datetime | None = None
+    text: str = ""  # title and description: where Roundtable's reference is found
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What changed since `sync_token` (or, for a full sync, everything in the window)."""
+
+    events: list[ProviderEvent]
+    sync_token: str | None  # the position to pass next time
+    full: bool
 
 
 @dataclass(frozen=True)
@@ -193,6 +218,17 @@ class CalendarClient(ABC):
     @abstractmethod
     async def delete_event(self, provider_event_id: str) -> None:
         """Remove the event; Gone when it was already removed (treat as done)."""
+
+    @abstractmethod
+    async def restore_event(self, provider_event_id: str, spec: EventSpec) -> WrittenEvent:
+        """Write again an event someone deleted by hand; its id may change."""
+
+    @abstractmethod
+    async def changes(self, *, sync_token: str | None, start: datetime, end: datetime) -> Changes:
+        """Events changed since `sync_token`, or all of [start, end) when it is None.
+
+        SyncTokenExpired when the provider no longer knows the position.
+        """
 
     @abstractmethod
     async def busy(self, start: datetime, end: datetime) -> list[TimeRange]:

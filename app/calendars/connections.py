@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.calendars.base import AccountInfo, CalendarClient, TokenHolder
@@ -168,15 +168,3 @@ async def connections_of_users(
         .order_by(CalendarConnection.user_id, CalendarConnection.provider)
     )
     return list(rows)
-
-
-async def disconnect(
-    *, session: AsyncSession, user_id: uuid.UUID, provider: CalendarProvider
-) -> bool:
-    """Forget the connection and its tokens. Events already written keep their record."""
-    result = await session.execute(
-        delete(CalendarConnection).where(
-            CalendarConnection.user_id == user_id, CalendarConnection.provider == provider
-        )
-    )
-    return bool(getattr(result, "rowcount", 0))

@@ -9,6 +9,7 @@ building the client never goes to the network.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 from collections.abc import Callable
@@ -28,10 +29,13 @@ from app.calendars.base import (
     AuthExpired,
     CalendarClient,
     CalendarError,
+    Changes,
     EventSpec,
     Gone,
+    ProviderEvent,
     Retryable,
     Revoked,
+    SyncTokenExpired,
     TokenHolder,
     WrittenEvent,
     retry_after_seconds,
@@ -49,6 +53,8 @@ T = TypeVar("T")
 RATE_LIMIT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
 # A daily quota is not fixed by a quick retry: come back much later.
 QUOTA_RETRY_AFTER = 900.0
+# Seconds before asking again for a conference the provider is still creating.
+CONFERENCE_RETRY_AFTER = 5.0
 
 
 class GoogleCalendarClient(CalendarClient):
@@ -112,6 +118,9 @@ class GoogleCalendarClient(CalendarClient):
         if spec.create_conference and written.conference_url is None:
             # Meet links can be created asynchronously ("pending"): read the event once more.
             written = _written(await self._get(spec.key))
+        if spec.create_conference and written.conference_url is None:
+            # Still pending: the next pass meets the event (409) and reads it again.
+            raise Retryable("the Meet link is not ready yet", CONFERENCE_RETRY_AFTER)
         return written
 
     async def _get(self, event_id: str) -> dict[str, Any]:
@@ -147,6 +156,56 @@ class GoogleCalendarClient(CalendarClient):
                 .execute()
             )
         )
+
+    async def restore_event(self, provider_event_id: str, spec: EventSpec) -> WrittenEvent:
+        # Google keeps a deleted event (status "cancelled") under its id, so the id cannot
+        # be inserted again; setting the status back to "confirmed" restores it.
+        body = {**_event_body(spec), "status": "confirmed"}
+        restored = await self._run(
+            lambda s: (
+                s.events()
+                .patch(
+                    calendarId=self.calendar_id,
+                    eventId=provider_event_id,
+                    body=body,
+                    sendUpdates="none",
+                )
+                .execute()
+            )
+        )
+        return _written(restored)
+
+    async def changes(self, *, sync_token: str | None, start: datetime, end: datetime) -> Changes:
+        """events.list: with the stored syncToken (every change, deleted ones included), or
+        a full listing from `start` whose last page hands out the first syncToken. The
+        syncToken cannot be combined with timeMin/timeMax, so a full listing is bounded
+        below only (Google's sync guide does the same)."""
+        found: list[ProviderEvent] = []
+        page: str | None = None
+        while True:
+            params: dict[str, Any] = {
+                "calendarId": self.calendar_id,
+                "singleEvents": True,
+                "maxResults": 250,
+            }
+            if sync_token:
+                params["syncToken"] = sync_token
+            else:
+                params["timeMin"] = start.astimezone(UTC).isoformat()
+            if page:
+                params["pageToken"] = page
+            try:
+                answer = await self._run(functools.partial(_list_page, params=params))
+            except Gone as exc:
+                if sync_token:
+                    raise SyncTokenExpired(str(exc)) from exc
+                raise
+            found += [_listed(item) for item in answer.get("items") or []]
+            page = answer.get("nextPageToken")
+            if not page:
+                return Changes(
+                    events=found, sync_token=answer.get("nextSyncToken"), full=not sync_token
+                )
 
     async def busy(self, start: datetime, end: datetime) -> list[TimeRange]:
         body = {
@@ -261,6 +320,22 @@ def _written(event: dict[str, Any]) -> WrittenEvent:
         provider_event_id=str(event["id"]),
         conference_url=_conference_url(event),
         web_link=event.get("htmlLink"),
+    )
+
+
+def _list_page(service: Any, *, params: dict[str, Any]) -> dict[str, Any]:
+    return dict(service.events().list(**params).execute())
+
+
+def _listed(event: dict[str, Any]) -> ProviderEvent:
+    removed = event.get("status") == "cancelled"
+    start, end = event.get("start") or {}, event.get("end") or {}
+    return ProviderEvent(
+        id=str(event["id"]),
+        removed=removed,
+        start=_parse_time(start["dateTime"]) if start.get("dateTime") else None,
+        end=_parse_time(end["dateTime"]) if end.get("dateTime") else None,
+        text=f"{event.get('summary') or ''}\n{event.get('description') or ''}",
     )
 
 

@@ -10,34 +10,34 @@ every network call of this module goes to configured addresses.
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import json
 import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
-from O365 import Account, MSGraphProtocol
-from O365.utils import BaseTokenBackend
+from O365 import Account
 
 from app.calendars.base import (
     AccountInfo,
     AuthExpired,
     CalendarClient,
     CalendarError,
+    Changes,
     EventSpec,
     Gone,
+    ProviderEvent,
     Retryable,
     Revoked,
+    SyncTokenExpired,
     TokenHolder,
     WrittenEvent,
     retry_after_seconds,
 )
-from app.calendars.tokens import OAuthClient, TokenEndpointError, TokenSet
+from app.calendars.outlook_auth import ConnectionTokenBackend, RoundtableGraphProtocol
+from app.calendars.tokens import OAuthClient, TokenEndpointError
 from app.config import Settings
 from app.models import CalendarProvider
 from app.models.base import utcnow
@@ -52,90 +52,8 @@ UTC_ZONE = ZoneInfo("UTC")
 # getSchedule statuses that make a slot unavailable; "workingElsewhere" and "free" do not.
 BUSY_STATUSES = frozenset({"busy", "oof", "tentative"})
 AVAILABILITY_INTERVAL_MINUTES = 15
-
-
-class RoundtableGraphProtocol(MSGraphProtocol):  # type: ignore[misc]
-    """Graph at a configurable address (O365 reads `_protocol_url` when it is built)."""
-
-    def __init__(self, *, protocol_url: str | None = None, **kwargs: Any) -> None:
-        if protocol_url:
-            self._protocol_url = protocol_url if protocol_url.endswith("/") else protocol_url + "/"
-        super().__init__(timezone=UTC_ZONE, **kwargs)
-
-
-class ConnectionTokenBackend(BaseTokenBackend):  # type: ignore[misc]
-    """O365's token store, filled from (and refreshing into) one connection's token set.
-
-    The holder is the single source of truth: after a call the caller encrypts
-    `holder.tokens` back into the connection row when `holder.changed`.
-    """
-
-    def __init__(
-        self, *, holder: TokenHolder, oauth: OAuthClient, username: str, client_id: str
-    ) -> None:
-        super().__init__()
-        self.holder = holder
-        self.oauth = oauth
-        self.username = username
-        self.client_id = client_id
-        self._fill(holder.tokens)
-
-    def load_token(self) -> bool:
-        self._fill(self.holder.tokens)
-        return True
-
-    def save_token(self, force: bool = False) -> bool:
-        return True  # the caller persists holder.tokens, encrypted, in its transaction
-
-    def delete_token(self) -> bool:
-        return True
-
-    def check_token(self) -> bool:
-        return bool(self.holder.tokens.access_token)
-
-    def should_refresh_token(self, con: Any = None, *, username: str | None = None) -> None:
-        """Refresh here, at our token endpoint; None tells O365 the session is updated."""
-        self.refresh()
-        if con is not None and con.session is not None:
-            con.update_session_auth_header(access_token=self.holder.tokens.access_token)
-        return None
-
-    def refresh(self) -> None:
-        self.holder.replace(self.oauth.refresh(self.holder.tokens, now=utcnow()))
-        self._fill(self.holder.tokens)
-
-    def _fill(self, tokens: TokenSet) -> None:
-        """Write the token set into the MSAL cache layout O365 reads its tokens from."""
-        with self._lock:
-            self._cache.clear()
-        now = utcnow()
-        expires_in = (
-            max(0, int((tokens.expires_at - now).total_seconds())) if tokens.expires_at else 0
-        )
-        # A stable home account id for the cache; Graph never sees it.
-        uid = hashlib.sha256(self.username.encode()).hexdigest()[:32]
-        client_info = base64.urlsafe_b64encode(
-            json.dumps({"uid": uid, "utid": "roundtable"}).encode()
-        ).decode()
-        response: dict[str, Any] = {
-            "access_token": tokens.access_token,
-            "token_type": "Bearer",
-            "expires_in": expires_in,
-            "client_info": client_info.rstrip("="),
-        }
-        if tokens.refresh_token:
-            response["refresh_token"] = tokens.refresh_token
-        self.add(
-            {
-                "client_id": self.client_id,
-                "scope": tokens.scope.split() or ["Calendars.ReadWrite"],
-                "environment": "roundtable.local",
-                "response": response,
-                "username": self.username,
-                "grant_type": "authorization_code",
-            },
-            now=int(now.timestamp()),
-        )
+# Seconds before asking again for a meeting Graph has not given a join URL yet.
+CONFERENCE_RETRY_AFTER = 5.0
 
 
 class OutlookCalendarClient(CalendarClient):
@@ -203,8 +121,11 @@ class OutlookCalendarClient(CalendarClient):
             if not spec.create_conference:
                 return WrittenEvent(provider_event_id=str(event.object_id), web_link=None)
             # save() does not read the join URL back: fetch the event again for it.
-            saved = calendar.get_event(event.object_id)
-            return _written(saved or event)
+            written = _written(calendar.get_event(event.object_id) or event)
+            if written.conference_url is None:
+                # A retried POST with the same transactionId finds the event and reads again.
+                raise Retryable("the Teams link is not ready yet", CONFERENCE_RETRY_AFTER)
+            return written
 
         return await self._run(create)
 
@@ -231,6 +152,47 @@ class OutlookCalendarClient(CalendarClient):
             event.delete()
 
         await self._run(delete)
+
+    async def restore_event(self, provider_event_id: str, spec: EventSpec) -> WrittenEvent:
+        # Graph forgets a deleted event: create it again (the old transactionId is free).
+        return await self.create_event(spec)
+
+    async def changes(self, *, sync_token: str | None, start: datetime, end: datetime) -> Changes:
+        """calendarView/delta: a full round over [start, end) ends with a deltaLink (the
+        window travels inside it), which the next round follows to get only the changes.
+        O365 has no delta for events, so its authenticated connection makes the calls."""
+
+        def read(account: Any) -> Changes:
+            url: str | None = sync_token
+            params: dict[str, str] | None = None
+            if url is None:
+                # v1.0 offers delta on the default calendar's view, the calendar that
+                # connecting chose (`account`); per-calendar delta is beta only.
+                url = f"{account.protocol.service_url}me/calendarView/delta"
+                params = {
+                    "startDateTime": _graph_time(start),
+                    "endDateTime": _graph_time(end),
+                }
+            found: list[ProviderEvent] = []
+            while True:
+                try:
+                    answer = account.con.get(url, params=params).json()
+                except requests.HTTPError as exc:
+                    if sync_token and _status(exc) == 410:
+                        raise SyncTokenExpired(f"Graph answered 410: {exc}") from exc
+                    raise
+                params = None  # the links carry the query
+                found += [_delta_item(item) for item in answer.get("value") or []]
+                next_link = answer.get("@odata.nextLink")
+                if next_link:
+                    url = str(next_link)
+                    continue
+                delta = answer.get("@odata.deltaLink")
+                return Changes(
+                    events=found, sync_token=str(delta) if delta else None, full=not sync_token
+                )
+
+        return await self._run(read)
 
     async def busy(self, start: datetime, end: datetime) -> list[TimeRange]:
         def read(account: Any) -> list[TimeRange]:
@@ -339,6 +301,38 @@ def _send_booleans(event: Any) -> None:
         return data
 
     event.to_api_data = with_booleans
+
+
+def _graph_time(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _dtz(value: dict[str, Any] | None) -> datetime | None:
+    """A Graph dateTimeTimeZone as Roundtable reads it back (we write and ask for UTC)."""
+    if not value or not value.get("dateTime"):
+        return None
+    wall = datetime.fromisoformat(str(value["dateTime"]).rstrip("Z")[:26])
+    name = str(value.get("timeZone") or "UTC")
+    try:
+        tz = UTC_ZONE if name in {"UTC", "tzone://Microsoft/Utc"} else ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        # A Windows zone name: read as UTC. At worst the event looks moved and is
+        # written again at the booked time, which changes nothing.
+        tz = UTC_ZONE
+    return wall.replace(tzinfo=tz).astimezone(UTC)
+
+
+def _delta_item(item: dict[str, Any]) -> ProviderEvent:
+    if "@removed" in item:
+        return ProviderEvent(id=str(item["id"]), removed=True)
+    body = item.get("body") or {}
+    return ProviderEvent(
+        id=str(item["id"]),
+        removed=bool(item.get("isCancelled")),
+        start=_dtz(item.get("start")),
+        end=_dtz(item.get("end")),
+        text=f"{item.get('subject') or ''}\n{body.get('content') or ''}",
+    )
 
 
 def _written(event: Any) -> WrittenEvent:

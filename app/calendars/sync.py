@@ -34,9 +34,9 @@ from app.calendars.base import (
     Revoked,
     WrittenEvent,
 )
+from app.calendars.conference import settle_conference
 from app.calendars.connections import client_for, report_broken, token_cipher
 from app.calendars.sync_plan import (
-    CONFERENCE_PROVIDERS,
     Action,
     Plan,
     Step,
@@ -202,12 +202,19 @@ async def _record(
                 # Cancelled or moved while we wrote: another pass brings the event in line.
                 event.state = CalendarEventState.PENDING
                 result.pending += 1
-            elif (
-                interview is not None and step.create_conference and outcome.written.conference_url
-            ):
-                interview.conference_url = outcome.written.conference_url
-                interview.conference_provider = CONFERENCE_PROVIDERS[step.connection.provider]
+            elif interview is not None and step.create_conference:
+                # The provider's link, or (none given) the fallback: mails may go now.
+                await settle_conference(
+                    session,
+                    interview,
+                    url=outcome.written.conference_url,
+                    provider=step.connection.provider,
+                )
         else:
+            if step.create_conference and (final_attempt or not _retryable(outcome.error)):
+                interview = await session.get(Interview, plan.interview_id)
+                if interview is not None:
+                    await settle_conference(session, interview)  # gave up: the fallback
             await _failed(
                 session,
                 step,

@@ -17,6 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.calendars.base import EventSpec, event_key, interview_uid
+from app.calendars.conference import CONFERENCE_PROVIDERS as CONFERENCE_PROVIDERS
+from app.calendars.conference import settle_conference
 from app.db import begin_write
 from app.models import (
     CalendarConnection,
@@ -33,10 +35,7 @@ from app.models import (
     User,
 )
 
-CONFERENCE_PROVIDERS = {
-    CalendarProvider.GOOGLE: "google_meet",
-    CalendarProvider.MICROSOFT: "microsoft_teams",
-}
+REFERENCE_LABEL = "Roundtable reference:"
 
 
 class Action(StrEnum):
@@ -122,7 +121,7 @@ async def make_plan(
         live = interview.status is InterviewStatus.BOOKED and interview.booked_start is not None
         plan = Plan(
             interview_id=interview.id,
-            content=await _content(session, interview) if live else None,
+            content=await content_of(session, interview) if live else None,
             conference_url=interview.conference_url,
         )
         for participant in members:
@@ -165,6 +164,10 @@ async def make_plan(
                 )
         # The conference first: the other copies then carry its link.
         plan.steps.sort(key=conference_first)
+        if not any(step.create_conference for step in plan.steps):
+            # No calendar will make the meeting (requester disconnected, interview
+            # cancelled): the fallback link is final, and waiting mails go out with it.
+            await settle_conference(session, interview)
         await session.commit()
         return plan
 
@@ -200,6 +203,8 @@ def decide_removal(
     """A cancelled interview: remove the copy we wrote, or forget it if it is out of reach."""
     if event.state is CalendarEventState.DELETED:
         return None
+    if old is not None and old.state is ConnectionState.DISCONNECTING:
+        return None  # the disconnect job removes it (app.calendars.disconnect)
     target = event.provider_event_id
     if target is None and old is not None and old.provider is CalendarProvider.GOOGLE:
         target = key  # a create whose answer was lost may still have landed
@@ -209,11 +214,10 @@ def decide_removal(
 
 
 def creates_conference(user_id: uuid.UUID, interview: Interview) -> bool:
-    """The requester's copy creates the Meet or Teams call, unless one exists already."""
-    return (
-        user_id == interview.requested_by_id
-        and interview.conference_provider not in CONFERENCE_PROVIDERS.values()
-    )
+    """The requester's copy creates the Meet or Teams call, only while the booking waits for
+    it (app.calendars.conference): once mails went out with a link, a copy written later (a
+    new calendar) must not make a second one."""
+    return user_id == interview.requested_by_id and interview.conference_pending_since is not None
 
 
 def conference_first(step: Step) -> bool:
@@ -261,7 +265,7 @@ def _record_row(
     return event
 
 
-async def _content(session: AsyncSession, interview: Interview) -> Content:
+async def content_of(session: AsyncSession, interview: Interview) -> Content:
     proposal = await session.get(Proposal, interview.proposal_id)
     assert proposal is not None
     project = await session.get(Project, proposal.project_id)
@@ -280,6 +284,8 @@ async def _content(session: AsyncSession, interview: Interview) -> Content:
         f"Candidate: {candidate.name} <{candidate.email}>",
         f"Participants: {', '.join(people)}",
         "Scheduled with Roundtable.",
+        # How the reconcile sweep recognises copies of this interview made by hand.
+        f"{REFERENCE_LABEL} {interview_uid(interview.id)}",
     )
     return Content(
         title=f"Interview: {candidate.name}, {project.title} (round {interview.round})",

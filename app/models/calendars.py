@@ -22,6 +22,8 @@ class ConnectionState(enum.StrEnum):
     # The provider refused our tokens for good (revoked, invalid_grant): the user must
     # connect again. Nothing is written to or read from a broken connection.
     BROKEN = "BROKEN"
+    # The user disconnected: a worker removes Roundtable's events, then forgets the row.
+    DISCONNECTING = "DISCONNECTING"
 
 
 class CalendarEventState(enum.StrEnum):
@@ -54,6 +56,11 @@ class CalendarConnection(IdMixin, CreatedAtMixin, Base):
     broken_reason: Mapped[str | None] = mapped_column(Text, default=None)
     broken_at: Mapped[datetime | None] = mapped_column(default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Incremental sync position: Google's nextSyncToken or Graph's deltaLink (None: full).
+    sync_token: Mapped[str | None] = mapped_column(Text, default=None)
+    # Last reconcile asked for (claimed by one sweep) and last one finished.
+    reconcile_requested_at: Mapped[datetime | None] = mapped_column(default=None)
+    reconciled_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class CalendarEvent(IdMixin, CreatedAtMixin, Base):

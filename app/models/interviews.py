@@ -50,6 +50,10 @@ class Interview(IdMixin, Base):
     booked_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), default=None)
     conference_url: Mapped[str | None] = mapped_column(String(1000), default=None)
     conference_provider: Mapped[str | None] = mapped_column(String(40), default=None)
+    # Set at booking when the requester's calendar will create the Meet / Teams meeting:
+    # mails that show the link wait until the sync has written it (or given up, leaving
+    # the fallback link), so everyone gets one link (app.calendars.conference).
+    conference_pending_since: Mapped[datetime | None] = mapped_column(default=None)
     cancelled_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
     cancelled_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), default=None)
     cancel_reason: Mapped[str | None] = mapped_column(Text, default=None)
@@ -61,6 +65,11 @@ class Interview(IdMixin, Base):
     rescheduled_from_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("interviews.id"), default=None
     )
+    # Who last changed the offered times (a member, or an account manager acting for them).
+    last_edited_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id"), default=None
+    )
+    last_edited_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class AvailabilityWindow(IdMixin, Base):
@@ -90,6 +99,8 @@ class Participant(IdMixin, Base):
         Enum(SyncState, native_enum=False, length=20), default=SyncState.NOT_SCHEDULED
     )
     sync_error: Mapped[str | None] = mapped_column(Text, default=None)
+    # When the reconcile sweep last compared this person's calendar copy with the booking.
+    sync_checked_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class SlotReservation(IdMixin, Base):

@@ -40,6 +40,11 @@ class TransientDeliveryError(DeliveryError):
         self.retry_after = retry_after
 
 
+class Deferred(TransientDeliveryError):
+    """Not yet, and not a failure: the row is looked at again after `retry_after` seconds
+    without spending one of its attempts (a mail waiting for the conference link)."""
+
+
 class PermanentDeliveryError(DeliveryError):
     """Will fail the same way every time (a rejected address, a refused sender)."""
 

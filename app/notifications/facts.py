@@ -82,6 +82,8 @@ class InterviewFacts:
     cancel_reason: str | None
     alternative_message: str | None
     ical_sequence: int
+    # Set while the requester's calendar is still creating the Meet / Teams meeting.
+    conference_pending_since: datetime | None = None
 
     @property
     def horizon(self) -> datetime | None:
@@ -154,6 +156,7 @@ async def load_interview_facts(
         booked_start=interview.booked_start,
         booked_end=interview.booked_end,
         conference_url=interview.conference_url,
+        conference_pending_since=interview.conference_pending_since,
         cancel_reason=interview.cancel_reason,
         alternative_message=interview.alternative_times_message,
         ical_sequence=interview.ical_sequence,

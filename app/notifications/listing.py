@@ -5,13 +5,28 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import ErrorCode, FieldError, ServiceError
 from app.models import Notification
-from app.pagination import Cursor
+from app.pagination import Cursor, Order, count_rows, fetch_page
+
+
+def notifications_query(
+    *, user_id: uuid.UUID, unread_only: bool, kinds: Sequence[str] | None = None
+) -> Select[Any]:
+    query = select(Notification).where(Notification.user_id == user_id)
+    if unread_only:
+        query = query.where(Notification.read_at.is_(None))
+    if kinds is not None:
+        query = query.where(Notification.kind.in_(kinds))
+    return query
+
+
+NEWEST_FIRST = Order(Notification.created_at, Notification.id, True, lambda row: row.created_at)
 
 
 async def notifications_of(
@@ -21,20 +36,21 @@ async def notifications_of(
     unread_only: bool,
     first: int,
     after: Cursor | None,
+    kinds: Sequence[str] | None = None,
 ) -> tuple[Sequence[Notification], bool]:
-    query = select(Notification).where(Notification.user_id == user_id)
-    if unread_only:
-        query = query.where(Notification.read_at.is_(None))
-    if after is not None:
-        query = query.where(
-            or_(
-                Notification.created_at < after.at,
-                and_(Notification.created_at == after.at, Notification.id < after.id),
-            )
-        )
-    query = query.order_by(Notification.created_at.desc(), Notification.id.desc())
-    rows = list(await session.scalars(query.limit(first + 1)))
-    return rows[:first], len(rows) > first
+    query = notifications_query(user_id=user_id, unread_only=unread_only, kinds=kinds)
+    return await fetch_page(session, query, NEWEST_FIRST, first=first, after=after)
+
+
+async def count_notifications(
+    *,
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    unread_only: bool,
+    kinds: Sequence[str] | None = None,
+) -> int:
+    query = notifications_query(user_id=user_id, unread_only=unread_only, kinds=kinds)
+    return await count_rows(session, query)
 
 
 async def mark_read(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
@@ -145,6 +146,88 @@ async def get_user(*, session: AsyncSession, user_id: uuid.UUID, field: str = "u
     if user is None:
         raise not_found("user", field)
     return user
+
+
+async def update_user(
+    *,
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    changes: UserChanges,
+) -> User:
+    """Change what is given; the result must satisfy the same rules as a new user."""
+    user = await get_user(session=session, user_id=user_id, field="id")
+    errors: list[FieldError] = []
+    if changes.email is not None:
+        try:
+            address = normalise_email(changes.email)
+        except ServiceError as exc:
+            errors.extend(exc.errors)
+        else:
+            other = await find_user_by_email(session=session, email=address)
+            if other is not None and other.id != user.id:
+                errors.append(validation(f"a user with email {address} already exists", "email"))
+            user.email = address
+    if changes.name is not None:
+        try:
+            user.name = required_text(changes.name, field="name")
+        except ServiceError as exc:
+            errors.extend(exc.errors)
+    if changes.time_zone is not None:
+        if zone(changes.time_zone) is None:
+            errors.append(validation(f"{changes.time_zone!r} is not an IANA time zone", "timeZone"))
+        user.time_zone = changes.time_zone
+    if changes.role is not None and changes.role is not user.role:
+        errors += await _role_change_problems(session, user)
+        user.role = changes.role
+    if changes.organization_given:
+        org_id = changes.organization_id
+        if org_id is not None and await session.get(Organization, org_id) is None:
+            errors.append(
+                FieldError(ErrorCode.NOT_FOUND, "organization not found", "organizationId")
+            )
+        user.organization_id = org_id
+    if user.role is Role.HIRING_MEMBER and user.organization_id is None:
+        errors.append(validation("a hiring member belongs to an organization", "organizationId"))
+    if user.role is not Role.HIRING_MEMBER and user.organization_id is not None:
+        errors.append(validation("only hiring members belong to an organization", "organizationId"))
+    if errors:
+        raise ServiceError(errors)  # the unit of work rolls the changes back
+    await session.flush()
+    return user
+
+
+@dataclass(frozen=True)
+class UserChanges:
+    """None: leave as is. The organization can be cleared, hence its own flag."""
+
+    email: str | None = None
+    name: str | None = None
+    role: Role | None = None
+    time_zone: str | None = None
+    organization_given: bool = False
+    organization_id: uuid.UUID | None = None
+
+
+async def _role_change_problems(session: AsyncSession, user: User) -> list[FieldError]:
+    """A role that others depend on cannot be taken away while they do."""
+    if user.role is Role.ACCOUNT_MANAGER:
+        managed = await session.scalar(
+            select(func.count()).select_from(Project).where(Project.account_manager_id == user.id)
+        )
+        if managed:
+            return [
+                validation(
+                    "this user manages projects: assign them to another account manager first",
+                    "role",
+                )
+            ]
+    if user.role is Role.CANDIDATE:
+        applied = await session.scalar(
+            select(func.count()).select_from(Proposal).where(Proposal.candidate_id == user.id)
+        )
+        if applied:
+            return [validation("this candidate has proposals: their role stays", "role")]
+    return []
 
 
 async def update_me(

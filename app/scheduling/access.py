@@ -45,7 +45,8 @@ async def interview_for(
 
 
 def require_team(viewer: Viewer, project: Project) -> None:
-    if not viewer.can_act_for_organization(project.organization_id):
+    """The hiring team, its account manager, or an admin."""
+    if not viewer.can_schedule_for_organization(project.organization_id):
         raise ServiceError.one(
             ErrorCode.FORBIDDEN, "only the hiring team can do this", "interviewId"
         )

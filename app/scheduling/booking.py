@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access import Viewer
+from app.calendars.conference import expect_provider_conference
 from app.calendars.freebusy import calendar_busy
 from app.calendars.sync import request_sync
 from app.conference import meeting_link
@@ -174,6 +175,7 @@ async def book_slot(
     interview.booked_by_id = viewer.id
     interview.alternative_times_requested = False
     interview.conference_url, interview.conference_provider = meeting_link(settings, interview.id)
+    await expect_provider_conference(session=session, settings=settings, interview=interview)
     try:
         await session.flush()
     except IntegrityError as exc:

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access import Viewer
 from app.models import Interview, InterviewStatus, Participant, Project, Proposal, Role
-from app.pagination import Cursor
+from app.pagination import Cursor, count_rows
 
 
 class InterviewGroup(enum.StrEnum):
@@ -110,6 +110,24 @@ async def my_interviews(
     return rows[:first], len(rows) > first
 
 
+async def count_my_interviews(
+    *, session: AsyncSession, viewer: Viewer, group: InterviewGroup, now: datetime
+) -> int:
+    """How many interviews the group holds for the viewer (its totalCount): one query."""
+    in_group, _ = _group(group, now)
+    query = (
+        select(Interview)
+        .join(Proposal, Proposal.id == Interview.proposal_id)
+        .join(Project, Project.id == Proposal.project_id)
+        .where(in_group, _mine(viewer))
+    )
+    return await count_rows(session, query)
+
+
+# The attention list (app.scheduling.browsing) applies the same "mine" rule.
+mine = _mine
+
+
 @dataclass(frozen=True)
 class ApplicationView:
     proposal: Proposal
@@ -117,12 +135,16 @@ class ApplicationView:
 
 
 async def my_applications(*, session: AsyncSession, viewer: Viewer) -> list[ApplicationView]:
-    """The candidate's proposals; for staff, those they may see. Two queries in all."""
+    """The viewer's own applications (as the candidate). Two queries in all.
+
+    Staff and members have none: they browse an organization's proposals with the paged,
+    filtered `proposals` list. (This list once returned every proposal a staff member may
+    see, unpaged: for an admin, the whole marketplace in one answer.)
+    """
     proposals = list(
         await session.scalars(
             select(Proposal)
-            .join(Project, Project.id == Proposal.project_id)
-            .where(viewer.proposal_filter())
+            .where(Proposal.candidate_id == viewer.id)
             .order_by(Proposal.created_at.desc(), Proposal.id)
         )
     )

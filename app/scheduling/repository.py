@@ -12,8 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import is_postgres
 from app.models import (
     AvailabilityWindow,
+    CalendarConnection,
     CalendarEvent,
     CalendarEventState,
+    ConnectionState,
     Interview,
     InterviewStatus,
     Participant,
@@ -170,13 +172,17 @@ async def interviews_of(
 async def members_with_calendar_events(
     session: AsyncSession, interview_id: uuid.UUID
 ) -> set[uuid.UUID]:
-    """Members the calendar sync wrote (or is writing) this interview for."""
+    """Members the calendar sync wrote (or is writing) this interview for, in a calendar
+    still connected: one disconnected or broken since cannot be reached, so those members
+    are told by mail."""
     rows = await session.scalars(
         select(Participant.user_id)
         .join(CalendarEvent, CalendarEvent.participant_id == Participant.id)
+        .join(CalendarConnection, CalendarConnection.id == CalendarEvent.connection_id)
         .where(
             CalendarEvent.interview_id == interview_id,
             CalendarEvent.state != CalendarEventState.DELETED,
+            CalendarConnection.state == ConnectionState.CONNECTED,
             Participant.user_id.is_not(None),
         )
     )

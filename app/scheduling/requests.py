@@ -120,7 +120,7 @@ async def request_interview(
         recipients=[audience.manager_r()],
         kind=MessageKind.REQUEST_SENT,
         interview=interview,
-        message=f"{viewer.user.name} sent availability to {audience.candidate.name} ({title}).",
+        message=f"{actor_name(viewer)} sent availability to {audience.candidate.name} ({title}).",
     )
     return interview
 
@@ -244,10 +244,12 @@ async def update_availability(
     await repository.replace_windows(session, interview.id, parsed)
     # New times answer a request for other times: the candidate is asked to choose again.
     interview.alternative_times_requested = False
+    interview.last_edited_by_id = viewer.id
+    interview.last_edited_at = now
     await session.flush()
 
     audience = await load_audience(session, interview, found.proposal, found.project)
-    message = f"The hiring team changed the times offered for round {interview.round}."
+    message = f"{actor_name(viewer)} changed the times offered for round {interview.round}."
     recipients = [audience.candidate_r(), audience.manager_r()]
     if notify_participants:
         recipients += [*audience.members_r(), *audience.invitees_r()]
@@ -291,13 +293,28 @@ async def cancel_interview(
         found.proposal,
         found.project,
         by=viewer.user,
-        reason=_clean_reason(reason),
+        reason=clean_reason(reason),
         now=now,
     )
     return interview
 
 
-def _clean_reason(reason: str | None) -> str | None:
+def actor_name(viewer: Viewer) -> str:
+    """The name an action is told in; staff acting for a team say who they are."""
+    match viewer.role:
+        case Role.ACCOUNT_MANAGER:
+            return f"{viewer.user.name} (account manager)"
+        case Role.ADMIN:
+            return f"{viewer.user.name} (Roundtable admin)"
+        case _:
+            return viewer.user.name
+
+
+def _name(user: User) -> str:
+    return actor_name(Viewer(user))
+
+
+def clean_reason(reason: str | None) -> str | None:
     return optional_text(reason, field="reason")
 
 
@@ -337,7 +354,7 @@ async def mark_cancelled(
     what = f"round {interview.round} for {project.title}"
     if was_booked and interview.booked_start is not None:
         what += f", {when(interview.booked_start, interview.time_zone)}"
-    message = f"{by.name} cancelled the interview ({what})."
+    message = f"{_name(by)} cancelled the interview ({what})."
     if reason:
         message += f" Reason: {reason}"
     tell(
@@ -384,7 +401,7 @@ async def reschedule_interview(
         found.proposal,
         found.project,
         by=viewer.user,
-        reason=_clean_reason(reason) or "rescheduled",
+        reason=clean_reason(reason) or "rescheduled",
         now=now,
     )
     return await request_interview(

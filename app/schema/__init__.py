@@ -5,27 +5,36 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
-from strawberry.extensions import MaskErrors
 from strawberry.schema.config import StrawberryConfig
 
 from app.config import Settings
 from app.ops.graphql_metrics import OperationMetrics
+from app.schema.browsing import BrowsingQuery
 from app.schema.calendars import CalendarMutation, CalendarQuery
-from app.schema.errors import UserInputError
 from app.schema.input_limits import guard_root_fields
 from app.schema.interviews import InterviewMutation, InterviewQuery
 from app.schema.links import LinkFieldsOnly, LinkQuery
 from app.schema.notifications import NotificationMutation, NotificationQuery
 from app.schema.outbox import OutboxMutation, OutboxQuery
 from app.schema.people import AdminMutation, ApiTokenMutation, MeMutation, PeopleQuery
+from app.schema.proposals import ProposalMutation
 from app.schema.ratelimits import MutationRateLimit
+from app.schema.relay import NodeQuery
+from app.schema.reporting import ClientErrors
+from app.schema.reporting import RoundtableSchema as ReportingSchema
 from app.schema.validation import DocumentLimits
 
 
 @strawberry.type
 class Query(
-    PeopleQuery, InterviewQuery, NotificationQuery, CalendarQuery, OutboxQuery, LinkQuery
+    PeopleQuery,
+    InterviewQuery,
+    BrowsingQuery,
+    NodeQuery,
+    NotificationQuery,
+    CalendarQuery,
+    OutboxQuery,
+    LinkQuery,
 ):
     pass
 
@@ -33,6 +42,7 @@ class Query(
 @strawberry.type
 class Mutation(
     InterviewMutation,
+    ProposalMutation,
     NotificationMutation,
     AdminMutation,
     ApiTokenMutation,
@@ -43,22 +53,12 @@ class Mutation(
     pass
 
 
-def should_mask(error: GraphQLError) -> bool:
-    """Hide unexpected exceptions; show validation, permission and user-input errors."""
-    original = error.original_error
-    if original is None:
-        return False  # a syntax or validation error of the query itself
-    if isinstance(original, UserInputError):
-        return False
-    extensions = getattr(original, "extensions", None) or {}
-    return extensions.get("code") != "UNAUTHENTICATED"
-
-
-class RoundtableSchema(strawberry.Schema):
+class RoundtableSchema(ReportingSchema):
     """Strawberry's schema, telling graphql-core's execution whether to suggest names.
 
     Validation's suggestions are governed by DocumentLimits; these are execution's, such as
-    an enum value in a variable ("Did you mean the enum value 'PENDING'?").
+    an enum value in a variable ("Did you mean the enum value 'PENDING'?"). Errors are
+    logged by kind (app.schema.reporting).
     """
 
     hide_suggestions = True
@@ -79,7 +79,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         extensions=[
             # Classes or factories, never shared instances: each request gets its own state.
             lambda: DocumentLimits(settings),
-            lambda: MaskErrors(should_mask_error=should_mask),
+            ClientErrors,  # masks unexpected exceptions; codes on the rest (app.schema.reporting)
             LinkFieldsOnly,  # a mail link reaches its interview's fields and nothing else
             MutationRateLimit,
             OperationMetrics,

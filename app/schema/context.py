@@ -1,13 +1,21 @@
-"""The per-request context: session, viewer, DataLoaders and the unit of work."""
+"""The per-request context: viewer, settings, and the only ways to reach the database.
+
+GraphQL resolves sibling fields concurrently, while an AsyncSession allows one operation
+at a time. So the request's session is not an attribute of the context: a resolver reaches
+it through `async with info.context.db() as session:` (which holds the session's lock),
+through the DataLoaders (which take the same lock), or through `unit_of_work` (likewise).
+Forgetting the lock is then impossible rather than merely a mistake to avoid.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -40,11 +48,12 @@ request_session: ContextVar[AsyncSession] = ContextVar("request_session")
 @dataclass
 class Context:
     request: Request
-    session: AsyncSession
+    session: InitVar[AsyncSession]  # kept private: reach it through db() (module docstring)
     settings: Settings
     viewer: Viewer | None
-    loaders: Loaders
-    db_lock: asyncio.Lock
+    loaders: Loaders = field(init=False)
+    _lock: asyncio.Lock = field(init=False, repr=False)
+    _session: AsyncSession = field(init=False, repr=False)
     on_outbox_written: Callable[[], None] | None = None
     clock: Callable[[], datetime] = field(default=utcnow)
     # A mail link in X-Roundtable-Link (when no bearer token is sent): one interview only.
@@ -54,10 +63,25 @@ class Context:
     token_id: uuid.UUID | None = None  # the API token the viewer authenticated with
     response: Any = None  # Strawberry's sub-response: status and headers of the answer
 
+    def __post_init__(self, session: AsyncSession) -> None:
+        self._session = session
+        self._lock = asyncio.Lock()
+        self.loaders = Loaders(session, self._lock)
+
     def require_viewer(self) -> Viewer:
         # The IsAuthenticated permission on every root field guarantees this.
         assert self.viewer is not None
         return self.viewer
+
+    @asynccontextmanager
+    async def db(self) -> AsyncIterator[AsyncSession]:
+        """The request's session, held alone for the duration of the block.
+
+        Keep the block to database work: every other resolver of the request waits for it.
+        The lock is not re-entrant, so do not load through `loaders` inside the block.
+        """
+        async with self._lock:
+            yield self._session
 
     def acting_viewer(self, interview_id: uuid.UUID, action: LinkAction) -> Viewer:
         """The bearer token's user, or the candidate of a link allowed to do `action` here."""
@@ -81,28 +105,37 @@ class Context:
         PostgreSQL serialization failures and deadlocks are retried here, so they never
         reach a client.
         """
+        async with self.db() as session:
+            result, errors = await self._unit_of_work(session, work)
+        if not errors:
+            # Loaders may hold rows read before the change: start afresh.
+            self.loaders = Loaders(session, self._lock)
+            if session.info.pop(OUTBOX_WRITTEN, False) and self.on_outbox_written:
+                self.on_outbox_written()
+        return result, errors
+
+    @staticmethod
+    async def _unit_of_work(
+        session: AsyncSession, work: Callable[[AsyncSession], Awaitable[T]]
+    ) -> tuple[T | None, list[FieldError]]:
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                await begin_write(self.session)
-                result = await work(self.session)
-                await self.session.commit()
+                await begin_write(session)
+                result = await work(session)
+                await session.commit()
             except ServiceError as exc:
-                await self.session.rollback()
+                await session.rollback()
                 return None, exc.errors
             except DBAPIError as exc:
-                await self.session.rollback()
+                await session.rollback()
                 state = getattr(exc.orig, "sqlstate", None)
                 if state in RETRYABLE_SQLSTATES and attempt < MAX_ATTEMPTS:
                     logger.info("retrying after SQLSTATE %s (attempt %d)", state, attempt)
                     continue
                 raise
             except BaseException:
-                await self.session.rollback()
+                await session.rollback()
                 raise
-            # Loaders may hold rows read before the change: start afresh.
-            self.loaders = Loaders(self.session, self.db_lock)
-            if self.session.info.pop(OUTBOX_WRITTEN, False) and self.on_outbox_written:
-                self.on_outbox_written()
             return result, []
         raise AssertionError("unreachable")
 

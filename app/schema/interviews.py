@@ -13,11 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.errors import ServiceError, validation
 from app.links.access import LinkAction
 from app.models import Interview as InterviewModel
-from app.pagination import Cursor, page_size
+from app.pagination import Cursor
 from app.scheduling import booking, listing, requests
 from app.scheduling.access import interview_for, proposal_for
 from app.scheduling.listing import InterviewGroup as DomainInterviewGroup
 from app.scheduling.windows import WindowText
+from app.schema.connections import connection, paging
 from app.schema.context import Info
 from app.schema.errors import UserError, query_errors, user_errors
 from app.schema.ids import parse_id, try_parse_id
@@ -25,10 +26,8 @@ from app.schema.people import ProposalPayload
 from app.schema.permissions import IsAuthenticated, IsAuthenticatedOrLink
 from app.schema.types import (
     Application,
-    Edge,
     Interview,
     InterviewConnection,
-    PageInfo,
     Proposal,
     TimeWindow,
 )
@@ -130,9 +129,8 @@ class InterviewQuery:
         if proposal_id is None:
             return None
         try:
-            found, _ = await proposal_for(
-                info.context.session, info.context.require_viewer(), proposal_id
-            )
+            async with info.context.db() as session:
+                found, _ = await proposal_for(session, info.context.require_viewer(), proposal_id)
         except ServiceError:
             return None  # not found and not yours read the same
         return Proposal(model=found)
@@ -150,10 +148,8 @@ class InterviewQuery:
             row = await info.context.loaders.interview_by_id.load(interview_id)
             return Interview(model=row) if row is not None else None
         try:
-            async with info.context.db_lock:
-                found = await interview_for(
-                    info.context.session, info.context.require_viewer(), interview_id
-                )
+            async with info.context.db() as session:
+                found = await interview_for(session, info.context.require_viewer(), interview_id)
         except ServiceError:
             return None
         return Interview(model=found.interview)
@@ -166,35 +162,32 @@ class InterviewQuery:
         first: int | None = 20,
         after: str | None = None,
     ) -> InterviewConnection:
-        with query_errors():
-            async with info.context.db_lock:
-                rows, has_next = await listing.my_interviews(
-                    session=info.context.session,
-                    viewer=info.context.require_viewer(),
-                    group=group,
-                    first=page_size(20 if first is None else first),
-                    after=Cursor.decode(after) if after else None,
-                    now=info.context.clock(),
-                )
-        edges = [
-            Edge(
-                node=Interview(model=row),
-                cursor=Cursor(listing.sort_key(row, group), row.id).encode(),
-            )
-            for row in rows
-        ]
-        return InterviewConnection(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None
+        viewer, now = info.context.require_viewer(), info.context.clock()
+        size, cursor = paging(first, after)
+        return await connection(
+            info,
+            fetch=lambda session: listing.my_interviews(
+                session=session, viewer=viewer, group=group, first=size, after=cursor, now=now
             ),
+            count=lambda session: listing.count_my_interviews(
+                session=session, viewer=viewer, group=group, now=now
+            ),
+            cursor_of=lambda row: Cursor(listing.sort_key(row, group), row.id),
+            node=lambda row: Interview(model=row),
+            after=cursor,
         )
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(
+        permission_classes=[IsAuthenticated],
+        description=(
+            "Your applications as a candidate, newest first; empty for members and staff, "
+            "who page through `proposals` instead."
+        ),
+    )
     async def my_applications(self, info: Info) -> list[Application]:
-        async with info.context.db_lock:
+        async with info.context.db() as session:
             views = await listing.my_applications(
-                session=info.context.session, viewer=info.context.require_viewer()
+                session=session, viewer=info.context.require_viewer()
             )
         return [
             Application(proposal=Proposal(model=v.proposal), action_required=v.action_required)
@@ -208,9 +201,9 @@ class InterviewQuery:
         with query_errors():
             parsed_id = parse_id(interview_id, "interviewId", "interview")
             viewer = info.context.acting_viewer(parsed_id, LinkAction.LIST_SLOTS)
-            async with info.context.db_lock:
+            async with info.context.db() as session:
                 result = await booking.available_slots(
-                    session=info.context.session,
+                    session=session,
                     viewer=viewer,
                     settings=info.context.settings,
                     interview_id=parsed_id,

@@ -105,7 +105,8 @@ class Loaders:
     """Named after what they take and give; built once per request.
 
     An AsyncSession allows one operation at a time, while GraphQL resolves sibling fields
-    concurrently: every load takes the request's lock on the session.
+    concurrently: every load takes the request's lock on the session. Only the Context
+    builds them (app.schema.context), with its private session and lock.
     """
 
     def __init__(self, session: AsyncSession, lock: asyncio.Lock) -> None:

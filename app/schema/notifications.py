@@ -5,13 +5,16 @@ from __future__ import annotations
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.errors import ServiceError, validation
 from app.notifications import listing
-from app.pagination import Cursor, page_size
+from app.notifications.kinds import MessageKind
+from app.pagination import Cursor
+from app.schema.connections import connection, paging
 from app.schema.context import Info
 from app.schema.errors import UserError, query_errors, user_errors
 from app.schema.ids import try_parse_id
 from app.schema.permissions import IsAuthenticated
-from app.schema.types import Edge, Notification, NotificationConnection, PageInfo
+from app.schema.types import Notification, NotificationConnection
 
 
 @strawberry.type
@@ -22,33 +25,65 @@ class MarkReadPayload:
 
 @strawberry.type
 class NotificationQuery:
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(
+        permission_classes=[IsAuthenticated],
+        description="Yours, newest first; `kinds` keeps only those kinds (Notification.kind).",
+    )
     async def notifications(
         self,
         info: Info,
         unread_only: bool | None = False,
         first: int | None = 20,
         after: str | None = None,
+        kinds: list[str] | None = None,
     ) -> NotificationConnection:
-        with query_errors():
-            async with info.context.db_lock:
-                rows, has_next = await listing.notifications_of(
-                    session=info.context.session,
-                    user_id=info.context.require_viewer().id,
-                    unread_only=bool(unread_only),
-                    first=page_size(20 if first is None else first),
-                    after=Cursor.decode(after) if after else None,
-                )
-        edges = [
-            Edge(node=Notification(model=row), cursor=Cursor(row.created_at, row.id).encode())
-            for row in rows
-        ]
-        return NotificationConnection(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None
+        user_id = info.context.require_viewer().id
+        wanted = _kinds(kinds)
+        size, cursor = paging(first, after)
+        return await connection(
+            info,
+            fetch=lambda session: listing.notifications_of(
+                session=session,
+                user_id=user_id,
+                unread_only=bool(unread_only),
+                kinds=wanted,
+                first=size,
+                after=cursor,
             ),
+            count=lambda session: listing.count_notifications(
+                session=session, user_id=user_id, unread_only=bool(unread_only), kinds=wanted
+            ),
+            cursor_of=lambda row: Cursor(row.created_at, row.id),
+            node=lambda row: Notification(model=row),
+            after=cursor,
         )
+
+    @strawberry.field(
+        permission_classes=[IsAuthenticated],
+        description="How many of your notifications are unread (of these kinds, if given).",
+    )
+    async def unread_notification_count(self, info: Info, kinds: list[str] | None = None) -> int:
+        user_id = info.context.require_viewer().id
+        wanted = _kinds(kinds)
+        async with info.context.db() as session:
+            return await listing.count_notifications(
+                session=session, user_id=user_id, unread_only=True, kinds=wanted
+            )
+
+
+def _kinds(kinds: list[str] | None) -> list[str] | None:
+    if kinds is None:
+        return None
+    known = {kind.value for kind in MessageKind}
+    with query_errors():
+        errors = [
+            validation(f"{kind!r} is not a notification kind", f"kinds.{index}")
+            for index, kind in enumerate(kinds)
+            if kind not in known
+        ]
+        if errors:
+            raise ServiceError(errors)
+    return kinds
 
 
 @strawberry.type

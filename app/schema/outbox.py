@@ -10,12 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import models
 from app.errors import ErrorCode, ServiceError
 from app.models import OutboxStatus as DomainOutboxStatus
-from app.pagination import Cursor, page_size
+from app.pagination import Cursor
+from app.schema.connections import Connection, connection, paging
 from app.schema.context import Info
 from app.schema.errors import UserError, forbidden, query_errors, user_errors
 from app.schema.ids import try_parse_id
 from app.schema.permissions import IsAuthenticated
-from app.schema.types import Edge, PageInfo
 from app.workers import admin
 
 strawberry.enum(DomainOutboxStatus)  # registered in place, like the other domain enums
@@ -70,10 +70,7 @@ class OutboxMessage:
         return self.model.processed_at
 
 
-@strawberry.type
-class OutboxMessageConnection:
-    edges: list[Edge[OutboxMessage]]
-    page_info: PageInfo
+OutboxMessageConnection = Connection[OutboxMessage]
 
 
 @strawberry.type
@@ -94,20 +91,14 @@ class OutboxQuery:
         with query_errors():
             if not info.context.require_viewer().is_admin:
                 raise ServiceError.one(ErrorCode.FORBIDDEN, "only admins can see the outbox")
-            rows, has_next = await admin.failed_messages(
-                session=info.context.session,
-                first=page_size(first),
-                after=Cursor.decode(after) if after else None,
-            )
-        edges = [
-            Edge(node=OutboxMessage(model=row), cursor=Cursor(row.created_at, row.id).encode())
-            for row in rows
-        ]
-        return OutboxMessageConnection(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None
-            ),
+        size, cursor = paging(first, after)
+        return await connection(
+            info,
+            fetch=lambda session: admin.failed_messages(session=session, first=size, after=cursor),
+            count=lambda session: admin.count_failed_messages(session=session),
+            cursor_of=lambda row: Cursor(row.created_at, row.id),
+            node=lambda row: OutboxMessage(model=row),
+            after=cursor,
         )
 
 

@@ -16,8 +16,9 @@ from app.people import service, tokens
 from app.schema.context import Info
 from app.schema.errors import UserError, forbidden, user_errors
 from app.schema.ids import parse_id
+from app.schema.organizations import Organization
 from app.schema.permissions import IsAuthenticated, IsAuthenticatedOrLink
-from app.schema.types import ApiToken, Organization, Project, Proposal, Role, User
+from app.schema.types import ApiToken, Project, Proposal, Role, User
 
 T = TypeVar("T")
 
@@ -47,6 +48,19 @@ class CreateProjectInput:
 class CreateProposalInput:
     project_id: strawberry.ID
     candidate_id: strawberry.ID
+
+
+@strawberry.input
+class UpdateUserInput:
+    id: strawberry.ID
+    email: str | None = None
+    name: str | None = None
+    role: Role | None = None
+    time_zone: str | None = None
+    organization_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Leave out to keep; null to remove (only non-members have none).",
+    )
 
 
 @strawberry.input
@@ -172,6 +186,29 @@ class AdminMutation:
         return ProposalPayload(
             proposal=Proposal(model=proposal) if proposal else None, errors=errors
         )
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="Admins: change a user's name, email, role, time zone or organization.",
+    )
+    async def update_user(self, info: Info, input: UpdateUserInput) -> UserPayload:
+        given = input.organization_id is not strawberry.UNSET
+        changes = service.UserChanges(
+            email=input.email,
+            name=input.name,
+            role=input.role,
+            time_zone=input.time_zone,
+            organization_given=given,
+            organization_id=_id(input.organization_id, "organizationId") if given else None,
+        )
+
+        async def work(session: AsyncSession) -> Any:
+            return await service.update_user(
+                session=session, user_id=parse_id(input.id, "id", "user"), changes=changes
+            )
+
+        user, errors = await _as_admin(info, work)
+        return UserPayload(user=User.of(user) if user else None, errors=errors)
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -13,8 +13,15 @@ from app.models import ParticipantKind as DomainParticipantKind
 from app.models import SyncState as DomainSyncState
 from app.pagination import page_size
 from app.schema.calendars import CalendarConnection, own_connections
+from app.schema.connections import Connection
 from app.schema.context import Info
 from app.schema.errors import query_errors
+from app.schema.node import Node
+
+if TYPE_CHECKING:
+    from app.schema.organizations import Organization
+
+OrganizationRef = Annotated["Organization", strawberry.lazy("app.schema.organizations")]
 
 # strawberry.enum registers the domain enums in place; the names below are those classes.
 for _enum in (
@@ -30,16 +37,6 @@ InterviewStatus = models.InterviewStatus
 ProposalStatus = models.ProposalStatus
 ParticipantKind = DomainParticipantKind
 SyncState = DomainSyncState
-
-
-@strawberry.type
-class Organization:
-    id: strawberry.ID
-    name: str
-
-    @classmethod
-    def of(cls, model: models.Organization) -> Organization:
-        return cls(id=strawberry.ID(str(model.id)), name=model.name)
 
 
 @strawberry.type(description="An API token, without its secret (shown once, at issue).")
@@ -62,13 +59,25 @@ class ApiToken:
 
 
 @strawberry.type
-class User:
-    id: strawberry.ID
+class User(Node):
+    id: strawberry.ID  # type: ignore[assignment]  # a plain value for Node's id
     email: str
     name: str
     role: Role
     time_zone: str
     organization_id: strawberry.ID | None
+
+    @strawberry.field(
+        description="Null unless you may see the organization (your own, or one you serve)."
+    )
+    async def organization(self, info: Info) -> OrganizationRef | None:
+        if self.organization_id is None:
+            return None
+        viewer = info.context.require_viewer()
+        org_id = uuid.UUID(self.organization_id)
+        if viewer.id != uuid.UUID(self.id) and not viewer.sees_organization(org_id):
+            return None
+        return await _organization(info, org_id)
 
     @strawberry.field(description="Your own connected calendars; null for any other user.")
     async def calendar_connections(self, info: Info) -> list[CalendarConnection] | None:
@@ -98,6 +107,14 @@ class User:
         )
 
 
+async def _organization(info: Info, organization_id: uuid.UUID) -> Organization:
+    from app.schema.organizations import Organization
+
+    model = await info.context.loaders.organization_by_id.load(organization_id)
+    assert model is not None  # foreign keys guarantee it
+    return Organization.of(model)
+
+
 async def _user(info: Info, user_id: object) -> User:
     model = await info.context.loaders.user_by_id.load(user_id)  # type: ignore[arg-type]
     assert model is not None  # foreign keys guarantee it
@@ -105,7 +122,7 @@ async def _user(info: Info, user_id: object) -> User:
 
 
 @strawberry.type
-class Project:
+class Project(Node):
     model: strawberry.Private[models.Project]
 
     @strawberry.field
@@ -120,12 +137,10 @@ class Project:
     def organization_id(self) -> strawberry.ID:
         return strawberry.ID(str(self.model.organization_id))
 
-    @strawberry.field
-    async def organization(self, info: Info) -> Organization:
+    @strawberry.field(description="The client organization the project belongs to.")
+    async def organization(self, info: Info) -> OrganizationRef:
         # Whoever sees the project sees the name of the organization it belongs to.
-        found = await info.context.loaders.organization_by_id.load(self.model.organization_id)
-        assert found is not None
-        return Organization.of(found)
+        return await _organization(info, self.model.organization_id)
 
     @strawberry.field
     async def account_manager(self, info: Info) -> User:
@@ -133,7 +148,7 @@ class Project:
 
 
 @strawberry.type
-class Proposal:
+class Proposal(Node):
     model: strawberry.Private[models.Proposal]
 
     @strawberry.field
@@ -197,6 +212,12 @@ class Participant:
             return None
         return self.model.sync_error
 
+    @strawberry.field(
+        description="When the reconcile sweep last checked this person's calendar copy."
+    )
+    def sync_checked_at(self) -> datetime | None:
+        return self.model.sync_checked_at
+
     @strawberry.field
     async def user(self, info: Info) -> User | None:
         if self.model.user_id is None:
@@ -222,7 +243,7 @@ class Cancellation:
 
 
 @strawberry.type
-class Interview:
+class Interview(Node):
     model: strawberry.Private[models.Interview]
 
     @strawberry.field
@@ -302,6 +323,24 @@ class Interview:
         rid = self.model.rescheduled_from_id
         return strawberry.ID(str(rid)) if rid else None
 
+    @strawberry.field(description="The interview this one replaced (same proposal).")
+    async def rescheduled_from(self, info: Info) -> Interview | None:
+        rid = self.model.rescheduled_from_id
+        if rid is None:
+            return None
+        row = await info.context.loaders.interview_by_id.load(rid)
+        return Interview(model=row) if row is not None else None
+
+    @strawberry.field(description="Who last changed the offered times: a member or staff.")
+    async def last_edited_by(self, info: Info) -> User | None:
+        if self.model.last_edited_by_id is None:
+            return None
+        return await _user(info, self.model.last_edited_by_id)
+
+    @strawberry.field
+    def last_edited_at(self) -> datetime | None:
+        return self.model.last_edited_at
+
     @strawberry.field
     async def proposal(self, info: Info) -> Proposal:
         proposal = await info.context.loaders.proposal_by_id.load(self.model.proposal_id)
@@ -318,7 +357,7 @@ class Application:
 
 
 @strawberry.type
-class Notification:
+class Notification(Node):
     model: strawberry.Private[models.Notification]
 
     @strawberry.field
@@ -359,28 +398,5 @@ class Notification:
         return Interview(model=row)
 
 
-N = TypeVar("N")
-
-
-@strawberry.type
-class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
-
-
-@strawberry.type
-class Edge(Generic[N]):
-    node: N
-    cursor: str
-
-
-@strawberry.type
-class InterviewConnection:
-    edges: list[Edge[Interview]]
-    page_info: PageInfo
-
-
-@strawberry.type
-class NotificationConnection:
-    edges: list[Edge[Notification]]
-    page_info: PageInfo
+InterviewConnection = Connection[Interview]
+NotificationConnection = Connection[Notification]

@@ -6,6 +6,7 @@ production worker, the embedded worker and the tests each build their own set.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import uuid
@@ -19,6 +20,7 @@ import dramatiq
 from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.middleware import Middleware
 
+from app.calendars.reconcile_schedule import request_due_reconciles
 from app.calendars.sync import SYNC_TOPIC
 from app.notifications.service import MAIL_TOPIC
 from app.workers.calendar import sync_calendars
@@ -64,8 +66,16 @@ def declare_actors(broker: dramatiq.Broker, runtime: WorkerRuntime) -> Actors:
                 options=options,
                 clock=runtime.clock,
             )
-            if result.outcome is Outcome.RETRY and result.retry_in is not None:
-                raise dramatiq.Retry(delay=int(result.retry_in / timedelta(milliseconds=1)))
+            if result.retry_in is None:
+                return
+            delay = int(result.retry_in / timedelta(milliseconds=1))
+            if result.outcome is Outcome.RETRY:
+                raise dramatiq.Retry(delay=delay)
+            if result.outcome is Outcome.DEFERRED:
+                # A wait, not a failure: a fresh message, so Dramatiq's retry budget is
+                # not spent on it (the row's attempts are not either).
+                actor = broker.get_actor(f"outbox_{topic}")
+                await asyncio.to_thread(actor.send_with_options, args=(message_id,), delay=delay)
 
         process.__name__ = f"outbox_{topic}"
         decorate = dramatiq.actor(
@@ -84,7 +94,8 @@ def declare_actors(broker: dramatiq.Broker, runtime: WorkerRuntime) -> Actors:
 
 
 async def sweep(actors: Actors) -> tuple[int, int]:
-    """Due reminders first (their mails are then published in the same pass), then missed rows."""
+    """Due reminders and calendar reconciles first (their rows are then published in the
+    same pass), then missed rows."""
     runtime = actors.runtime
     now = runtime.clock()
     reminded = await send_due_reminders(
@@ -92,6 +103,13 @@ async def sweep(actors: Actors) -> tuple[int, int]:
         reminder_after=timedelta(hours=runtime.settings.reminder_after_hours),
         now=now,
     )
+    if runtime.settings.calendar_reconcile_minutes:
+        # Queued as calendar_sync rows, published below like any other.
+        await request_due_reconciles(
+            sessions=runtime.sessions,
+            period=timedelta(minutes=runtime.settings.calendar_reconcile_minutes),
+            now=now,
+        )
     published = await publish_pending(
         sessions=runtime.sessions,
         publish=actors.publish,

@@ -6,30 +6,27 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import ErrorCode, ServiceError, not_found
 from app.models import OutboxMessage, OutboxStatus
 from app.notifications.service import OUTBOX_WRITTEN
-from app.pagination import Cursor
+from app.pagination import Cursor, Order, count_rows, fetch_page
+
+FAILED = select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.FAILED)
+NEWEST_FIRST = Order(OutboxMessage.created_at, OutboxMessage.id, True, lambda row: row.created_at)
 
 
 async def failed_messages(
     *, session: AsyncSession, first: int, after: Cursor | None
 ) -> tuple[Sequence[OutboxMessage], bool]:
     """FAILED rows, newest first, by keyset on (created_at, id)."""
-    query = select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.FAILED)
-    if after is not None:
-        query = query.where(
-            or_(
-                OutboxMessage.created_at < after.at,
-                and_(OutboxMessage.created_at == after.at, OutboxMessage.id < after.id),
-            )
-        )
-    query = query.order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
-    rows = list(await session.scalars(query.limit(first + 1)))
-    return rows[:first], len(rows) > first
+    return await fetch_page(session, FAILED, NEWEST_FIRST, first=first, after=after)
+
+
+async def count_failed_messages(*, session: AsyncSession) -> int:
+    return await count_rows(session, FAILED)
 
 
 async def retry_message(

@@ -1,9 +1,16 @@
-"""Delivering one calendar-sync outbox row: `calendars.sync.sync_interview`, idempotent."""
+"""Delivering one calendar_sync outbox row, by what its payload names:
+
+- `interview_id`: `calendars.sync.sync_interview`, idempotent;
+- `reconcile_connection_id`: `calendars.reconcile.reconcile_connection` (the sweep);
+- `disconnect_connection_id`: `calendars.disconnect.remove_connection_events`.
+"""
 
 from __future__ import annotations
 
 import uuid
 
+from app.calendars.disconnect import DISCONNECT_KEY, remove_connection_events
+from app.calendars.reconcile import RECONCILE_KEY, reconcile_connection
 from app.calendars.sync import sync_interview
 from app.notifications.delivery import PermanentDeliveryError, TransientDeliveryError
 from app.workers.outbox import ClaimedMessage
@@ -12,6 +19,10 @@ from app.workers.runtime import WorkerRuntime
 
 async def sync_calendars(message: ClaimedMessage, *, runtime: WorkerRuntime) -> str | None:
     final = message.attempts >= runtime.options.max_attempts
+    if RECONCILE_KEY in message.payload:
+        return await _reconcile(message, runtime, final=final)
+    if DISCONNECT_KEY in message.payload:
+        return await _disconnect(message, runtime, final=final)
     result = await sync_interview(
         sessions=runtime.sessions,
         settings=runtime.settings,
@@ -30,3 +41,46 @@ async def sync_calendars(message: ClaimedMessage, *, runtime: WorkerRuntime) -> 
         # Each failure is also on the participant's sync state; admins may retry the row.
         raise PermanentDeliveryError(f"{result.failed} calendar writes failed: {reasons}")
     return None
+
+
+async def _reconcile(message: ClaimedMessage, runtime: WorkerRuntime, *, final: bool) -> str:
+    result = await reconcile_connection(
+        sessions=runtime.sessions,
+        settings=runtime.settings,
+        connection_id=uuid.UUID(str(message.payload[RECONCILE_KEY])),
+        clock=runtime.clock,
+        final_attempt=final,
+    )
+    reasons = "; ".join(result.errors)
+    if result.pending:
+        raise TransientDeliveryError(
+            f"reconcile to retry: {reasons}", retry_after=result.retry_after
+        )
+    if result.broken:
+        return f"calendar access revoked; reported: {reasons}"
+    note = (
+        f"reconciled ({'full' if result.full else 'incremental'}): {result.checked} checked, "
+        f"{result.restored} written again, {result.moved_back} moved back, "
+        f"{result.removed} removed, {result.syncs_requested} syncs requested"
+    )
+    if result.failed:
+        raise PermanentDeliveryError(f"{note}; {result.failed} repairs failed: {reasons}")
+    return note
+
+
+async def _disconnect(message: ClaimedMessage, runtime: WorkerRuntime, *, final: bool) -> str:
+    result = await remove_connection_events(
+        sessions=runtime.sessions,
+        settings=runtime.settings,
+        connection_id=uuid.UUID(str(message.payload[DISCONNECT_KEY])),
+        clock=runtime.clock,
+        final_attempt=final,
+    )
+    if result.pending and not final:
+        raise TransientDeliveryError(
+            f"{result.pending} events to remove later: {'; '.join(result.errors)}",
+            retry_after=result.retry_after,
+        )
+    return f"disconnected: {result.removed} events removed, {result.left} left in the calendar" + (
+        f" ({'; '.join(result.errors)})" if result.errors else ""
+    )

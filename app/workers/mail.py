@@ -9,20 +9,24 @@ the row fails for good, as a calendar write would leave it.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from functools import partial
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.calendars.conference import settle_conference
 from app.db import begin_write
-from app.models import Interview, Participant, SyncState
-from app.notifications.delivery import PermanentDeliveryError
+from app.models import Interview, InterviewStatus, Participant, SyncState
+from app.notifications.delivery import Deferred, PermanentDeliveryError
 from app.notifications.facts import (
+    InterviewFacts,
     MailIntent,
     load_interview_facts,
     recipient_name,
     superseded,
 )
+from app.notifications.kinds import MessageKind
 from app.notifications.mail import render_mail
 from app.workers.outbox import ClaimedMessage, Completion
 from app.workers.runtime import WorkerRuntime
@@ -48,6 +52,11 @@ async def deliver_mail(
     if skip is not None:
         logger.info("outbox %s not sent: %s", message.id, skip)
         return f"not sent: {skip}"
+    if facts is not None and await _wait_for_conference(intent, facts, runtime):
+        raise Deferred(
+            "waiting for the requester's calendar to create the conference link",
+            retry_after=runtime.settings.conference_wait_poll_seconds,
+        )
     try:
         mail = render_mail(intent, facts, runtime.settings, recipient_name=name)
         await runtime.mail.send(mail)
@@ -64,6 +73,32 @@ async def deliver_mail(
     # The sync state is written with the row's DONE mark, in one short transaction right
     # after the server accepted: the window for a duplicate after a crash is that small.
     return Completion(write=partial(write_invite_state, intent=intent, error=None))
+
+
+async def _wait_for_conference(
+    intent: MailIntent, facts: InterviewFacts, runtime: WorkerRuntime
+) -> bool:
+    """Whether this mail shows the conference link while the provider is still making it.
+
+    Past the limit the fallback link becomes final (the sync then keeps it), so no mail
+    waits for ever and everyone still gets one link.
+    """
+    pending = facts.conference_pending_since
+    if pending is None or facts.status is not InterviewStatus.BOOKED:
+        return False
+    if intent.invite is None and intent.kind != MessageKind.INTERVIEW_BOOKED:
+        return False
+    limit = timedelta(seconds=runtime.settings.conference_wait_limit_seconds)
+    if runtime.clock() - pending < limit:
+        return True
+    async with runtime.sessions() as session:
+        await begin_write(session)
+        interview = await session.get(Interview, facts.interview_id)
+        if interview is not None:
+            await settle_conference(session, interview)
+        await session.commit()
+    logger.warning("interview %s: gave up waiting for the conference link", facts.interview_id)
+    return False
 
 
 def plain_reason(exc: Exception) -> str:

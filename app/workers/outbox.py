@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import begin_write
 from app.models import OutboxMessage, OutboxStatus
-from app.notifications.delivery import PermanentDeliveryError, TransientDeliveryError
+from app.notifications.delivery import Deferred, PermanentDeliveryError, TransientDeliveryError
 from app.ops.logs import bound_request_id
 from app.workers.options import WorkerOptions
 
@@ -77,6 +77,7 @@ class Outcome(enum.StrEnum):
     RETRY = "RETRY"
     FAILED = "FAILED"
     SKIPPED = "SKIPPED"  # done already, claimed by another worker, or not due yet
+    DEFERRED = "DEFERRED"  # not yet, no attempt spent: look again after retry_in
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,8 @@ async def process_outbox_message(
         error = exc
         if not isinstance(exc, TransientDeliveryError | PermanentDeliveryError):
             logger.exception("outbox %s: unexpected error", claimed.id)
+    if isinstance(error, Deferred):
+        return await _defer(sessions, claimed, error, options, clock())
     step = next_state(
         attempts=claimed.attempts, options=options, error=error, note=completion.note, now=clock()
     )
@@ -140,6 +143,26 @@ async def process_outbox_message(
     write = completion.write if step.result.outcome is Outcome.DONE else None
     await _finish(sessions, claimed, write=write, **step.values)
     return step.result
+
+
+async def _defer(
+    sessions: async_sessionmaker[AsyncSession],
+    claimed: ClaimedMessage,
+    wait: Deferred,
+    options: WorkerOptions,
+    now: datetime,
+) -> Result:
+    """Waiting for something else to happen first: the attempt is given back."""
+    delay = timedelta(seconds=wait.retry_after or options.min_backoff_seconds)
+    await _finish(
+        sessions,
+        claimed,
+        attempts=claimed.attempts - 1,
+        last_error=wait.reason[:MAX_REASON],
+        available_at=now + delay,
+        published_at=now,
+    )
+    return Result(Outcome.DEFERRED, retry_in=delay, reason=wait.reason)
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,13 @@ class FakeMicrosoft:
         # mailbox (email) -> event id -> event
         self.mailboxes: dict[str, dict[str, dict[str, Any]]] = {}
         self.lock = threading.Lock()
+        # Delta: every change is numbered; deleted events leave a tombstone; a deltaLink
+        # names the last change seen and the generation (expire_delta_tokens starts anew).
+        self.version: dict[tuple[str, str], int] = {}
+        self.tombstones: dict[str, list[tuple[int, str]]] = {}
+        self.changes_seen = 0
+        self.token_generation = 0
+        self.conferences_pending = False  # new Teams meetings get no join URL until finished
         api = Starlette(
             routes=[
                 Route("/me", self.me, methods=["GET"]),
@@ -96,6 +103,10 @@ class FakeMicrosoft:
                 Route("/me/calendar/events", self.create, methods=["POST"]),
                 Route("/me/calendars/{calendar_id}/events", self.create, methods=["POST"]),
                 Route("/me/calendar/getSchedule", self.get_schedule, methods=["POST"]),
+                Route("/me/calendarView/delta", self.delta, methods=["GET"]),
+                Route(
+                    "/me/calendars/{calendar_id}/calendarView/delta", self.delta, methods=["GET"]
+                ),
                 Route("/me/calendars/{calendar_id}/events/{event_id}", self.event, methods=["GET"]),
                 Route("/me/events/{event_id}", self.event, methods=["GET", "PATCH", "DELETE"]),
                 Route("/me/events/{event_id}/cancel", self.cancel, methods=["POST"]),
@@ -127,11 +138,70 @@ class FakeMicrosoft:
                 "showAs": show_as,
                 "isCancelled": False,
             }
+            self._changed(email.lower(), self.mailboxes[email.lower()][event_id])
         return event_id
+
+    # -- what people do by hand in Outlook ---------------------------------------------
+
+    def delete_by_hand(self, email: str, event_id: str) -> None:
+        with self.lock:
+            del self.mailboxes[email.lower()][event_id]
+            self._removed(email.lower(), event_id)
+
+    def move_by_hand(self, email: str, event_id: str, by: timedelta) -> None:
+        with self.lock:
+            event = self.mailboxes[email.lower()][event_id]
+            event["start"] = dtz(parse_dtz(event["start"]) + by)
+            event["end"] = dtz(parse_dtz(event["end"]) + by)
+            self._changed(email.lower(), event)
+
+    def duplicate_by_hand(self, email: str, event_id: str) -> str:
+        """Copy an event in Outlook: a new item, without the creator's transactionId."""
+        new_id = "AAMkEv" + secrets.token_hex(12)
+        with self.lock:
+            original = self.mailboxes[email.lower()][event_id]
+            copy = {
+                k: v for k, v in original.items() if k not in {"transactionId", "onlineMeeting"}
+            }
+            copy.update(
+                id=new_id, iCalUId="040000008200E00074C5B7101A82E008" + secrets.token_hex(16)
+            )
+            self.mailboxes[email.lower()][new_id] = copy
+            self._changed(email.lower(), copy)
+        return new_id
+
+    def expire_delta_tokens(self) -> None:
+        """Graph drops sync state: every deltaLink answers 410 syncStateNotFound."""
+        with self.lock:
+            self.token_generation += 1
+
+    def finish_conferences(self) -> None:
+        with self.lock:
+            self.conferences_pending = False
+            for mailbox, events in self.mailboxes.items():
+                for event in events.values():
+                    if event.get("isOnlineMeeting") and "onlineMeeting" not in event:
+                        event["onlineMeeting"] = {
+                            "joinUrl": f"https://teams.microsoft.com/l/meetup-join/{event['id']}"
+                        }
+                        self._changed(mailbox, event)
+
+    def _changed(self, mailbox: str, event: dict[str, Any]) -> None:
+        """Called with the lock held whenever an event is written."""
+        self.changes_seen += 1
+        self.version[(mailbox, event["id"])] = self.changes_seen
+
+    def _removed(self, mailbox: str, event_id: str) -> None:
+        self.changes_seen += 1
+        self.version.pop((mailbox, event_id), None)
+        self.tombstones.setdefault(mailbox, []).append((self.changes_seen, event_id))
 
     def reset(self) -> None:
         with self.lock:
             self.mailboxes.clear()
+            self.version.clear()
+            self.tombstones.clear()
+            self.conferences_pending = False
         self.oauth.reset()
         self.faults.reset()
 
@@ -213,10 +283,12 @@ class FakeMicrosoft:
             }
             if body.get("isOnlineMeeting"):
                 event["onlineMeetingProvider"] = "teamsForBusiness"
-                event["onlineMeeting"] = {
-                    "joinUrl": f"https://teams.microsoft.com/l/meetup-join/{event_id}"
-                }
+                if not self.conferences_pending:
+                    event["onlineMeeting"] = {
+                        "joinUrl": f"https://teams.microsoft.com/l/meetup-join/{event_id}"
+                    }
             mailbox[event_id] = event
+            self._changed(owner, event)
             # Like Graph, the POST answer does not carry the join URL yet.
             answer = {k: v for k, v in event.items() if k != "onlineMeeting"}
             return JSONResponse(answer, status_code=201)
@@ -244,18 +316,70 @@ class FakeMicrosoft:
                 return JSONResponse(event)
             if request.method == "DELETE":
                 del self.mailboxes[owner][event_id]
+                self._removed(owner, event_id)
                 return Response(status_code=204)
             body.pop("transactionId", None)
             event.update(body)
             parse_dtz(event["start"]), parse_dtz(event["end"])
             event["lastModifiedDateTime"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
+            self._changed(owner, event)
             return JSONResponse(event)
+
+    async def delta(self, request: Request) -> Response:
+        """calendarView/delta: the first round needs startDateTime and endDateTime and
+        lists the window; its deltaLink (window included) gives only later changes, deleted
+        events as `@removed`; a stale link answers 410 syncStateNotFound."""
+        owner = self._owner(request)
+        self._check_calendar(request, owner)
+        params = request.query_params
+        base = str(request.url).split("?", 1)[0]
+        with self.lock:
+            if "$deltatoken" in params:
+                generation, seen, lower, upper = params["$deltatoken"].split("~")
+                if int(generation) != self.token_generation:
+                    raise Reply(
+                        graph_error(410, "syncStateNotFound", "The sync state is not found.")
+                    )
+                since = int(seen)
+            elif params.get("startDateTime") and params.get("endDateTime"):
+                lower, upper, since = params["startDateTime"], params["endDateTime"], 0
+            else:
+                raise Reply(
+                    graph_error(
+                        400,
+                        "ErrorInvalidParameter",
+                        "This request requires a time window specified by the query string "
+                        "parameters StartDateTime and EndDateTime.",
+                    )
+                )
+            start, end = parse_dtz({"dateTime": lower}), parse_dtz({"dateTime": upper})
+            rows: list[dict[str, Any]] = [
+                dict(e)
+                for e in self.mailboxes.get(owner, {}).values()
+                if self.version.get((owner, e["id"]), 0) > since
+                and parse_dtz(e["start"]) < end
+                and start < parse_dtz(e["end"])
+            ]
+            rows = [{k: v for k, v in e.items() if k != "transactionId"} for e in rows]
+            if since:
+                rows += [
+                    {
+                        "@odata.type": "#microsoft.graph.event",
+                        "id": event_id,
+                        "@removed": {"reason": "deleted"},
+                    }
+                    for number, event_id in self.tombstones.get(owner, [])
+                    if number > since
+                ]
+            token = f"{self.token_generation}~{self.changes_seen}~{lower}~{upper}"
+        return JSONResponse({"value": rows, "@odata.deltaLink": f"{base}?$deltatoken={token}"})
 
     async def cancel(self, request: Request) -> Response:
         owner = self._owner(request)
         with self.lock:
             self._event(owner, request.path_params["event_id"])
             del self.mailboxes[owner][request.path_params["event_id"]]
+            self._removed(owner, request.path_params["event_id"])
         return Response(status_code=202)
 
     async def get_schedule(self, request: Request) -> Response:

@@ -63,7 +63,10 @@ def transitions(zone: str) -> Iterator[datetime]:
 
 
 # Zones that no longer change still get the sweep, around the equinoxes.
-FORMER_CHANGES = (datetime(2027, 3, 21, 20, 30, tzinfo=UTC), datetime(2027, 9, 21, 19, 30, tzinfo=UTC))
+FORMER_CHANGES = (
+    datetime(2027, 3, 21, 20, 30, tzinfo=UTC),
+    datetime(2027, 9, 21, 19, 30, tzinfo=UTC),
+)
 
 
 def slots_near_transitions(zone: str) -> list[datetime]:
@@ -102,8 +105,9 @@ def intent_for(start: datetime, zone: str, method: InviteMethod) -> MailIntent:
         outbox_id=uuid.uuid4(),
         created_at=start - timedelta(days=1),
         kind=(
-            MessageKind.INTERVIEW_BOOKED if method is InviteMethod.REQUEST else
-            MessageKind.INTERVIEW_CANCELLED
+            MessageKind.INTERVIEW_BOOKED
+            if method is InviteMethod.REQUEST
+            else MessageKind.INTERVIEW_CANCELLED
         ).value,
         to="cora@candidate.example",
         time_zone=zone,

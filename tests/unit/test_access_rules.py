@@ -263,9 +263,11 @@ def test_only_the_team_acts_and_only_on_open_proposals() -> None:
     of = project(ORGS[0])
     scheduling_access.require_team(Viewer(user(Role.HIRING_MEMBER, ORGS[0])), of)
     scheduling_access.require_team(Viewer(user(Role.ADMIN)), of)
+    # Account managers act for the teams they serve (SPEC section 1), for no other.
+    scheduling_access.require_team(Viewer(user(Role.ACCOUNT_MANAGER), frozenset({ORGS[0]})), of)
     for outsider in (
         Viewer(user(Role.HIRING_MEMBER, ORGS[1])),
-        Viewer(user(Role.ACCOUNT_MANAGER), frozenset({ORGS[0]})),
+        Viewer(user(Role.ACCOUNT_MANAGER), frozenset({ORGS[1]})),
         Viewer(user(Role.CANDIDATE)),
     ):
         with pytest.raises(ServiceError) as caught:

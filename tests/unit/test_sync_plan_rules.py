@@ -136,16 +136,20 @@ def test_copies_out_of_reach_are_forgotten_and_deleted_ones_left_alone() -> None
     assert decide_removal(nothing, None, KEY) == Decision(None, error=None)
 
 
-def test_the_requester_creates_the_conference_unless_one_exists() -> None:
+def test_the_requester_creates_the_conference_only_while_the_booking_waits_for_it() -> None:
     requester = uuid.uuid4()
-    interview = Interview(requested_by_id=requester, conference_provider="roundtable")
+    interview = Interview(
+        requested_by_id=requester,
+        conference_provider="jitsi",
+        conference_pending_since=datetime(2026, 3, 2, tzinfo=UTC),
+    )
     assert creates_conference(requester, interview) is True
     assert creates_conference(uuid.uuid4(), interview) is False
-    for provider in CONFERENCE_PROVIDERS.values():
+    # Settled (the provider's link, or the fallback that mails already carry): never again.
+    interview.conference_pending_since = None
+    for provider in ("jitsi", *CONFERENCE_PROVIDERS.values()):
         interview.conference_provider = provider
         assert creates_conference(requester, interview) is False
-    interview.conference_provider = None
-    assert creates_conference(requester, interview) is True
     assert CONFERENCE_PROVIDERS == {
         CalendarProvider.GOOGLE: "google_meet",
         CalendarProvider.MICROSOFT: "microsoft_teams",

@@ -1,7 +1,7 @@
 """auth hardening: API token expiry and last use, single-use OAuth states
 
 Revision ID: auth_hardening
-Revises: link_grants
+Revises: calendar_reconcile
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "auth_hardening"
-down_revision: str | None = "link_grants"
+down_revision: str | None = "calendar_reconcile"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
