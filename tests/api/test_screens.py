@@ -65,6 +65,8 @@ async def test_proposals_page_through_and_count_with_a_fixed_number_of_queries(
     await make_interview(session, settings, world.a, clock.now)
     token = world.token(world.a.member)
     variables = {"project": str(world.a.project.id), "status": "OPEN", "first": 100}
+    # A token's first use of the minute records it (one UPDATE): count the requests after.
+    await gql(PROPOSALS, variables, token=token)
     with count_queries() as few:
         small = await gql(PROPOSALS, variables, token=token)
     await _candidates(session, world, 12)
@@ -279,6 +281,7 @@ async def test_the_organization_page_costs_the_same_as_it_grows(
 ) -> None:
     world = await make_world(session)
     token = world.token(world.a.member)
+    await gql(ORGANIZATION_PAGE, token=token)  # the token's use of the minute recorded
     with count_queries() as small:
         await gql(ORGANIZATION_PAGE, token=token)
     for n in range(10):
