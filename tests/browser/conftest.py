@@ -108,8 +108,8 @@ async def admin_token(settings: Settings) -> str:
                 time_zone="UTC",
                 organization_id=None,
             )
-            token = await issue_token(session=session, user=admin)
+            issued = await issue_token(session=session, user=admin)
             await session.commit()
-            return token
+            return issued.token
     finally:
         await engine.dispose()
