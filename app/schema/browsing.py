@@ -11,7 +11,6 @@ import uuid
 import strawberry
 
 from app.models import Role
-from app.pagination import count_rows, fetch_page
 from app.people.listing import BY_NAME_ORG, BY_NAME_USER, organizations_query, users_query
 from app.scheduling.browsing import (
     NEWEST_PROJECTS,
@@ -23,7 +22,7 @@ from app.scheduling.browsing import (
     proposals_query,
 )
 from app.scheduling.browsing import AttentionReason as DomainAttentionReason
-from app.schema.connections import Connection, connection, paging
+from app.schema.connections import Connection, query_connection
 from app.schema.context import Info
 from app.schema.ids import try_parse_id
 from app.schema.organizations import Organization
@@ -79,14 +78,8 @@ class BrowsingQuery:
         after: str | None = None,
     ) -> Connection[Organization]:
         query = organizations_query(viewer=info.context.require_viewer(), search=search)
-        size, cursor = paging(first, after)
-        return await connection(
-            info,
-            fetch=lambda s: fetch_page(s, query, BY_NAME_ORG, first=size, after=cursor),
-            count=lambda s: count_rows(s, query),
-            cursor_of=BY_NAME_ORG.cursor,
-            node=Organization.of,
-            after=cursor,
+        return await query_connection(
+            info, query, BY_NAME_ORG, first=first, after=after, node=Organization.of
         )
 
     @strawberry.field(
@@ -111,14 +104,8 @@ class BrowsingQuery:
             role=role,
             organization_id=_filter_id(organization_id),
         )
-        size, cursor = paging(first, after)
-        return await connection(
-            info,
-            fetch=lambda s: fetch_page(s, query, BY_NAME_USER, first=size, after=cursor),
-            count=lambda s: count_rows(s, query),
-            cursor_of=BY_NAME_USER.cursor,
-            node=User.of,
-            after=cursor,
+        return await query_connection(
+            info, query, BY_NAME_USER, first=first, after=after, node=User.of
         )
 
     @strawberry.field(
@@ -138,14 +125,13 @@ class BrowsingQuery:
             organization_id=_filter_id(organization_id),
             search=search,
         )
-        size, cursor = paging(first, after)
-        return await connection(
+        return await query_connection(
             info,
-            fetch=lambda s: fetch_page(s, query, NEWEST_PROJECTS, first=size, after=cursor),
-            count=lambda s: count_rows(s, query),
-            cursor_of=NEWEST_PROJECTS.cursor,
+            query,
+            NEWEST_PROJECTS,
+            first=first,
+            after=after,
             node=lambda row: Project(model=row),
-            after=cursor,
         )
 
     @strawberry.field(
@@ -172,14 +158,13 @@ class BrowsingQuery:
             status=status,
             search=search,
         )
-        size, cursor = paging(first, after)
-        return await connection(
+        return await query_connection(
             info,
-            fetch=lambda s: fetch_page(s, query, NEWEST_PROPOSALS, first=size, after=cursor),
-            count=lambda s: count_rows(s, query),
-            cursor_of=NEWEST_PROPOSALS.cursor,
+            query,
+            NEWEST_PROPOSALS,
+            first=first,
+            after=after,
             node=lambda row: Proposal(model=row),
-            after=cursor,
         )
 
     @strawberry.field(
@@ -194,12 +179,11 @@ class BrowsingQuery:
         self, info: Info, first: int | None = 20, after: str | None = None
     ) -> Connection[AttentionItem]:
         query = attention_query(viewer=info.context.require_viewer())
-        size, cursor = paging(first, after)
-        return await connection(
+        return await query_connection(
             info,
-            fetch=lambda s: fetch_page(s, query, NEWEST_REQUESTS, first=size, after=cursor),
-            count=lambda s: count_rows(s, query),
-            cursor_of=NEWEST_REQUESTS.cursor,
+            query,
+            NEWEST_REQUESTS,
+            first=first,
+            after=after,
             node=lambda row: AttentionItem(interview=Interview(model=row)),
-            after=cursor,
         )

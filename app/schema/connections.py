@@ -6,9 +6,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 import strawberry
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.pagination import Cursor, after_cursor, page_size
+from app.pagination import Cursor, Order, after_cursor, count_rows, fetch_page, page_size
 from app.schema.context import Info
 from app.schema.errors import query_errors
 
@@ -81,4 +82,25 @@ async def connection(
             start_cursor=edges[0].cursor if edges else None,
         ),
         counter=counter,
+    )
+
+
+async def query_connection(
+    info: Info,
+    query: Select[Any],
+    order: Order,
+    *,
+    first: int | None,
+    after: str | None,
+    node: Callable[[Any], N],
+) -> Connection[N]:
+    """A page of `query` in `order` (keyset), and its count when asked."""
+    size, cursor = paging(first, after)
+    return await connection(
+        info,
+        fetch=lambda s: fetch_page(s, query, order, first=size, after=cursor),
+        count=lambda s: count_rows(s, query),
+        cursor_of=order.cursor,
+        node=node,
+        after=cursor,
     )

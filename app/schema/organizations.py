@@ -7,10 +7,9 @@ import uuid
 import strawberry
 
 from app import models
-from app.pagination import count_rows, fetch_page
 from app.people.listing import BY_NAME_USER, members_query
 from app.scheduling.browsing import NEWEST_PROJECTS, projects_query
-from app.schema.connections import Connection, connection, paging
+from app.schema.connections import Connection, query_connection
 from app.schema.context import Info
 from app.schema.node import Node
 from app.schema.types import Project, User
@@ -38,14 +37,13 @@ class Organization(Node):
             organization_id=uuid.UUID(self.id),
             search=search,
         )
-        size, cursor = paging(first, after)
-        return await connection(
+        return await query_connection(
             info,
-            fetch=lambda s: fetch_page(s, query, NEWEST_PROJECTS, first=size, after=cursor),
-            count=lambda s: count_rows(s, query),
-            cursor_of=NEWEST_PROJECTS.cursor,
+            query,
+            NEWEST_PROJECTS,
+            first=first,
+            after=after,
             node=lambda row: Project(model=row),
-            after=cursor,
         )
 
     @strawberry.field(
@@ -63,12 +61,6 @@ class Organization(Node):
             organization_id=uuid.UUID(self.id),
             search=search,
         )
-        size, cursor = paging(first, after)
-        return await connection(
-            info,
-            fetch=lambda s: fetch_page(s, query, BY_NAME_USER, first=size, after=cursor),
-            count=lambda s: count_rows(s, query),
-            cursor_of=BY_NAME_USER.cursor,
-            node=User.of,
-            after=cursor,
+        return await query_connection(
+            info, query, BY_NAME_USER, first=first, after=after, node=User.of
         )
