@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: serve test lint schema clean mutate
+.PHONY: serve test lint schema clean mutate bench
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ test: $(INSTALLED)  ## lint, types, then the whole suite (SQLite, and PostgreSQL
 
 schema: $(INSTALLED)  ## rewrite schema.graphql after an API change
 	$(BIN)/python -m app.schema.export schema.graphql
+
+bench: $(INSTALLED)  ## issue 15's figures against PostgreSQL, wrk and the floor (not in CI; BENCH_ARGS=--before DIR)
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 mutate: $(INSTALLED)  ## mutation testing of the rule modules (not in CI): score per module, survivors
 	mkdir -p var
