@@ -60,9 +60,7 @@ async def count(url: str, spec: dict[str, Any]) -> dict[str, dict[str, int]]:
             answer = response.json()
             if answer.get("errors"):
                 raise SystemExit(f"{name}: {answer['errors']}")
-            app_statements = [
-                s for s in statements if s.lstrip().upper().startswith(APP_VERBS)
-            ]
+            app_statements = [s for s in statements if s.lstrip().upper().startswith(APP_VERBS)]
             results[name] = {
                 "statements": len(app_statements),
                 "transaction_control": control + len(statements) - len(app_statements),

@@ -292,9 +292,7 @@ async def test_only_the_team_and_the_candidate_cancel_a_booking(
         )
         assert moved["data"]["rescheduleInterview"]["errors"][0]["code"] == code, who.email
     assert await written(session) == before
-    status = await session.scalar(
-        select(Interview.status).where(Interview.id == interview.id)
-    )
+    status = await session.scalar(select(Interview.status).where(Interview.id == interview.id))
     await session.commit()
     assert status == InterviewStatus.BOOKED
 

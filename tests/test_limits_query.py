@@ -338,3 +338,33 @@ def test_the_limits_also_work_as_a_plain_graphql_core_rule() -> None:
     errors = validate(SCHEMA, parse(fragment_bomb(40)), rules)
     assert [e.extensions for e in errors] == [{"code": "QUERY_TOO_COMPLEX"}]
     assert validate(SCHEMA, parse(SCREENS["readme"]), rules) == []
+
+
+async def test_a_valid_document_is_validated_once_and_a_refused_one_every_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Parse and validation are cached for documents that passed; refusals are not."""
+    from app.schema import validation
+
+    checked: list[str] = []
+    real_check = validation.check_document
+
+    def counting_check(*args: object, **kwargs: object) -> object:
+        checked.append("check")
+        return real_check(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(validation, "check_document", counting_check)
+    schema = build_schema(DEFAULTS)
+    for _ in range(3):
+        result = await schema.execute("{ __typename }")
+        assert result.errors is None and result.data == {"__typename": "Query"}
+    assert len(checked) == 1
+    for _ in range(3):
+        result = await schema.execute(COST_ATTACK)
+        assert result.errors and result.errors[0].extensions == {"code": "QUERY_TOO_COMPLEX"}
+    assert len(checked) == 4
+    bad = "{ __typename nosuchfield }"
+    for _ in range(2):
+        result = await schema.execute(bad)
+        assert result.errors and "nosuchfield" in result.errors[0].message
+    assert len(checked) == 6

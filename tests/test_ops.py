@@ -36,7 +36,9 @@ BOOK = """mutation Book($input: BookInterviewInput!) { bookInterview(input: $inp
   interview { id status } errors { code } } }"""
 
 
-async def get(app_settings: Settings, path: str, engine: AsyncEngine | None = None) -> httpx.Response:
+async def get(
+    app_settings: Settings, path: str, engine: AsyncEngine | None = None
+) -> httpx.Response:
     own = create_engine(app_settings) if engine is None else None
     app = create_app(app_settings, engine=engine or own)
     try:
@@ -88,7 +90,10 @@ async def test_ready_checks_the_broker(settings: Settings, engine: AsyncEngine) 
     down = settings.model_copy(update={"broker_url": f"redis://127.0.0.1:{free_port()}/0"})
     response = await get(down, "/ready", engine)
     assert response.status_code == 503
-    assert response.json()["checks"] == {"database": "ok", "broker": "unreachable: ConnectionRefusedError"}
+    assert response.json()["checks"] == {
+        "database": "ok",
+        "broker": "unreachable: ConnectionRefusedError",
+    }
 
 
 async def test_a_request_id_is_returned_and_a_plain_given_one_is_kept(
@@ -112,12 +117,22 @@ async def test_the_request_id_reaches_the_outbox_row_and_the_workers_log_lines(
     clock: Clock,
 ) -> None:
     world = await make_world(session)
-    interview = await make_interview(session, settings, world.a, clock.now, windows=WINDOWS, time_zone="UTC")
+    interview = await make_interview(
+        session, settings, world.a, clock.now, windows=WINDOWS, time_zone="UTC"
+    )
     start = START
     response = await gql.http.post(
         "/graphql",
-        json={"query": BOOK, "variables": {"input": {"interviewId": str(interview.id), "start": start, "timeZone": "UTC"}}},
-        headers={"Authorization": f"Bearer {world.token(world.a.candidate)}", "X-Request-ID": "book-42"},
+        json={
+            "query": BOOK,
+            "variables": {
+                "input": {"interviewId": str(interview.id), "start": start, "timeZone": "UTC"}
+            },
+        },
+        headers={
+            "Authorization": f"Bearer {world.token(world.a.candidate)}",
+            "X-Request-ID": "book-42",
+        },
     )
     assert response.json()["data"]["bookInterview"]["errors"] == []
     rows = list(await session.scalars(select(OutboxMessage)))
@@ -147,7 +162,9 @@ async def test_metrics_show_the_booking_the_outbox_and_the_operation(
     gql: GraphQLClient, session: AsyncSession, settings: Settings, clock: Clock
 ) -> None:
     world = await make_world(session)
-    interview = await make_interview(session, settings, world.a, clock.now, windows=WINDOWS, time_zone="UTC")
+    interview = await make_interview(
+        session, settings, world.a, clock.now, windows=WINDOWS, time_zone="UTC"
+    )
     body = await gql(
         BOOK,
         {"input": {"interviewId": str(interview.id), "start": START, "timeZone": "UTC"}},
@@ -156,10 +173,17 @@ async def test_metrics_show_the_booking_the_outbox_and_the_operation(
     assert body["data"]["bookInterview"]["errors"] == []
     metrics = (await gql.http.get("/metrics")).text
     assert 'roundtable_interviews{status="BOOKED"} 1.0' in metrics
-    pending = [line for line in metrics.splitlines() if line.startswith('roundtable_outbox_messages{status="PENDING",topic="mail"}')]
+    pending = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith('roundtable_outbox_messages{status="PENDING",topic="mail"}')
+    ]
     assert pending and float(pending[0].split()[-1]) >= 3  # candidate, team, account manager
     assert 'roundtable_outbox_oldest_pending_seconds{topic="mail"}' in metrics
-    assert 'roundtable_graphql_operations_total{operation="Book",outcome="ok",type="mutation"}' in metrics
+    assert (
+        'roundtable_graphql_operations_total{operation="Book",outcome="ok",type="mutation"}'
+        in metrics
+    )
     assert 'roundtable_http_requests_total{method="POST",route="/graphql",status="200"}' in metrics
 
 
@@ -172,7 +196,9 @@ def test_operation_names_cannot_grow_the_metrics_without_bound() -> None:
 
 
 def test_json_log_lines_carry_the_request_id() -> None:
-    record = logging.LogRecord("roundtable.x", logging.INFO, __file__, 1, "booked %s", ("it",), None)
+    record = logging.LogRecord(
+        "roundtable.x", logging.INFO, __file__, 1, "booked %s", ("it",), None
+    )
     with bound_request_id("req-7"):
         RequestIdFilter().filter(record)
     line: dict[str, Any] = json.loads(JsonFormatter().format(record))

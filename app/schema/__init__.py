@@ -22,7 +22,7 @@ from app.schema.ratelimits import MutationRateLimit
 from app.schema.relay import NodeQuery
 from app.schema.reporting import ClientErrors
 from app.schema.reporting import RoundtableSchema as ReportingSchema
-from app.schema.validation import DocumentLimits
+from app.schema.validation import DocumentLimits, ValidDocuments
 
 
 @strawberry.type
@@ -72,13 +72,14 @@ class RoundtableSchema(ReportingSchema):
 
 def build_schema(settings: Settings) -> strawberry.Schema:
     guard_root_fields(Query, Mutation)
+    valid = ValidDocuments()  # shared by the requests of this schema (validation.py)
     schema = RoundtableSchema(
         query=Query,
         mutation=Mutation,
         config=StrawberryConfig(auto_camel_case=True),
         extensions=[
             # Classes or factories, never shared instances: each request gets its own state.
-            lambda: DocumentLimits(settings),
+            lambda: DocumentLimits(settings, valid),
             ClientErrors,  # masks unexpected exceptions; codes on the rest (app.schema.reporting)
             LinkFieldsOnly,  # a mail link reaches its interview's fields and nothing else
             MutationRateLimit,

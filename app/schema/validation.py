@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 
-from graphql import GraphQLError, GraphQLSyntaxError, validate
+from graphql import DocumentNode, GraphQLError, GraphQLSyntaxError, validate
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from graphql.validation.validate import ValidationAbortedError
 from strawberry.extensions import SchemaExtension
@@ -21,6 +23,41 @@ class NoIntrospection(NoSchemaIntrospectionCustomRule):
         super().report_error(error)
 
 
+class ValidDocuments:
+    """Documents that parsed and passed every limit and rule, by their text (LRU, bounded).
+
+    Clients send the same few queries again and again; parsing and validating them took a
+    fifth of a list request's time. Only documents without errors are kept: a refused one
+    is checked afresh each time, so junk cannot crowd the cache. Validation depends on the
+    text, the schema and the settings alone (the limits price literal arguments, never
+    variables), so a hit is answered exactly as a fresh check would be. graphql-core
+    never changes a parsed document, so one tree serves concurrent requests.
+    """
+
+    def __init__(self, maxsize: int = 256, max_length: int = 20_000) -> None:
+        self.maxsize, self.max_length = maxsize, max_length
+        self._documents: OrderedDict[str, DocumentNode] = OrderedDict()
+        self._lock = threading.Lock()  # schemas may run in several threads (sync tests)
+
+    def get(self, query: str | None) -> DocumentNode | None:
+        if not query:
+            return None
+        with self._lock:
+            document = self._documents.get(query)
+            if document is not None:
+                self._documents.move_to_end(query)
+            return document
+
+    def add(self, query: str | None, document: DocumentNode) -> None:
+        if not query or len(query) > self.max_length:
+            return
+        with self._lock:
+            self._documents[query] = document
+            self._documents.move_to_end(query)
+            while len(self._documents) > self.maxsize:
+                self._documents.popitem(last=False)
+
+
 class DocumentLimits(SchemaExtension):
     """Token, depth, alias and cost limits; introspection and suggestions where enabled.
 
@@ -30,9 +67,11 @@ class DocumentLimits(SchemaExtension):
     walk the document. Strawberry skips its own validation when an extension has run it.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, valid: ValidDocuments | None = None) -> None:
         super().__init__()
         self.settings = settings
+        self.valid = valid
+        self.cached = False
         self.limits = QueryLimits(
             max_depth=settings.max_query_depth,
             max_aliases=settings.max_query_aliases,
@@ -46,6 +85,12 @@ class DocumentLimits(SchemaExtension):
         yield
 
     def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        if self.valid is not None and context.graphql_document is None:
+            document = self.valid.get(context.query)
+            if document is not None:
+                # Strawberry parses only when no document is set; validation is skipped below.
+                context.graphql_document, self.cached = document, True
         yield
         for error in self.execution_context.pre_execution_errors or ():
             if not isinstance(error, GraphQLSyntaxError):
@@ -60,7 +105,9 @@ class DocumentLimits(SchemaExtension):
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
         document = context.graphql_document
-        if document is not None and context.pre_execution_errors is None:
+        if self.cached:
+            context.pre_execution_errors = []
+        elif document is not None and context.pre_execution_errors is None:
             schema = context.schema._schema
             # The limits first, on their own: a refused document (a fragment bomb) is not
             # walked by graphql-core's rules at all; the measure is taken once either way.
@@ -82,4 +129,6 @@ class DocumentLimits(SchemaExtension):
                     error.message = "The query is too complex to validate."
                     error.extensions = {"code": "QUERY_TOO_COMPLEX"}
             context.pre_execution_errors = errors
+            if not errors and self.valid is not None:
+                self.valid.add(context.query, document)
         yield

@@ -139,19 +139,36 @@ async def test_two_apis_and_a_worker_share_one_database_and_broker(
     member = {"Authorization": f"Bearer {world.token(world.a.member)}"}
     async with httpx.AsyncClient(timeout=20) as http:
         slots = (
-            await http.post(f"{first}/graphql", json={"query": SLOTS, "variables": {"id": str(interview.id)}}, headers=candidate)
+            await http.post(
+                f"{first}/graphql",
+                json={"query": SLOTS, "variables": {"id": str(interview.id)}},
+                headers=candidate,
+            )
         ).json()["data"]["availableSlots"]["days"]
         start = slots[0]["slots"][0]["start"]
         booked = (
             await http.post(
                 f"{first}/graphql",
-                json={"query": BOOK, "variables": {"input": {"interviewId": str(interview.id), "start": start, "timeZone": "UTC"}}},
+                json={
+                    "query": BOOK,
+                    "variables": {
+                        "input": {
+                            "interviewId": str(interview.id),
+                            "start": start,
+                            "timeZone": "UTC",
+                        }
+                    },
+                },
                 headers=candidate,
             )
         ).json()["data"]["bookInterview"]
         assert booked["errors"] == [], booked
         seen = (
-            await http.post(f"{second}/graphql", json={"query": INTERVIEW, "variables": {"id": str(interview.id)}}, headers=member)
+            await http.post(
+                f"{second}/graphql",
+                json={"query": INTERVIEW, "variables": {"id": str(interview.id)}},
+                headers=member,
+            )
         ).json()["data"]["interview"]
     assert seen["status"] == "BOOKED"
 
@@ -159,7 +176,9 @@ async def test_two_apis_and_a_worker_share_one_database_and_broker(
         subjects = [str(m["Subject"]) for m in smtp.handler.messages()]
         return sum("booked" in s.lower() for s in subjects) >= 2  # candidate and team at least
 
-    await eventually(booking_mails_arrived, what="the booking's mails at the SMTP server", deadline_seconds=60)
+    await eventually(
+        booking_mails_arrived, what="the booking's mails at the SMTP server", deadline_seconds=60
+    )
 
     processes.stop("redis")
     await eventually(lambda: answers(f"{first}/ready", 503), what="unready without the broker")
