@@ -32,15 +32,18 @@ async def proposal_for(
 async def interview_for(
     session: AsyncSession, viewer: Viewer, interview_id: uuid.UUID, *, lock: bool = False
 ) -> InterviewContext:
-    interview = await repository.get_interview(session, interview_id)
-    if interview is None:
-        raise not_found("interview", "interviewId")
-    found = await repository.get_proposal_and_project(session, interview.proposal_id, lock=lock)
+    if not lock:
+        row = await repository.get_interview_in_context(session, interview_id)
+        if row is None or not viewer.can_view_proposal(row[1], row[2]):
+            raise not_found("interview", "interviewId")
+        return InterviewContext(*row)
+    found = await repository.lock_proposal_of_interview(session, interview_id)
     if found is None or not viewer.can_view_proposal(*found):
         raise not_found("interview", "interviewId")
-    if lock:
-        # Re-read under the proposal lock: a concurrent change may have committed meanwhile.
-        interview = await repository.get_interview(session, interview_id, lock=True) or interview
+    # Read under the proposal lock: a concurrent change may have committed meanwhile.
+    interview = await repository.get_interview(session, interview_id, lock=True)
+    if interview is None:
+        raise not_found("interview", "interviewId")
     return InterviewContext(interview, *found)
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access import Viewer
 from app.calendars.conference import expect_provider_conference
-from app.calendars.freebusy import calendar_busy
+from app.calendars.freebusy import BusyResult, calendar_busy
 from app.calendars.sync import request_sync
 from app.conference import meeting_link
 from app.config import Settings
@@ -54,7 +54,7 @@ async def available_slots(
     found = await interview_for(session, viewer, interview_id)
     if found.interview.status is not InterviewStatus.PENDING:
         return Availability(days=[], offered=0, free=0)
-    opened = await _open_slots(session, settings, found, now, await _people_of(session, found))
+    opened, _ = await _open_slots(session, settings, found, now)
     return Availability(
         days=group_by_local_date(opened.free, tz),
         offered=opened.offered,
@@ -75,28 +75,29 @@ async def _open_slots(
     settings: Settings,
     found: InterviewContext,
     now: datetime,
-    people: _People,
-) -> _Open:
-    """Slots of the windows not blocked by notice, bookings or connected calendars."""
+) -> tuple[_Open, _People]:
+    """Slots of the windows not blocked by notice, bookings or connected calendars, and the
+    people whose time they take. One statement, plus the calendars' when members have any."""
     interview = found.interview
-    windows = [
-        TimeRange(w.starts_at, w.ends_at)
-        for w in await repository.windows_of(session, interview.id)
-    ]
+    candidate = found.proposal.candidate_id
+    inputs = await repository.slot_inputs(session, interview.id, candidate)
+    people = _People(members=inputs.members, candidate=candidate)
+    windows = inputs.windows
     if not windows:
-        return _Open([], 0, [])
-    start, end = min(w.start for w in windows), max(w.end for w in windows)
-    busy = await repository.busy_ranges(
-        session, people.everyone, start=start, end=end, exclude_interview_id=interview.id
-    )
-    external = await calendar_busy(session, sorted(people.members), start, end, settings=settings)
+        return _Open([], 0, []), people
+    start, end = windows[0].start, max(w.end for w in windows)
+    external = BusyResult()
+    if inputs.calendars:
+        external = await calendar_busy(
+            session, sorted(people.members), start, end, settings=settings
+        )
     free, offered = free_slots(
         windows,
         duration=timedelta(minutes=interview.duration_minutes),
-        busy=[*busy, *external.ranges],
+        busy=[*inputs.busy, *external.ranges],
         earliest_start=now + timedelta(minutes=settings.min_notice_minutes),
     )
-    return _Open(free, offered, external.unchecked)
+    return _Open(free, offered, external.unchecked), people
 
 
 @dataclass(frozen=True)
@@ -108,12 +109,6 @@ class _People:
     def everyone(self) -> set[uuid.UUID]:
         """Nobody, members nor candidate, may be in two interviews at once."""
         return self.members | {self.candidate}
-
-
-async def _people_of(session: AsyncSession, found: InterviewContext) -> _People:
-    participants = await repository.participants_of(session, found.interview.id)
-    members = {p.user_id for p in participants if p.user_id is not None}
-    return _People(members=members, candidate=found.proposal.candidate_id)
 
 
 async def book_slot(
@@ -148,16 +143,14 @@ async def book_slot(
         )
     require_open(found.proposal)
 
-    people = await _people_of(session, found)
     # Checked once before locking the people (provider calls are slow and their answers are
     # cached briefly), then again under those locks, where only the database can change.
-    for locked in (False, True):
-        if locked:
-            await repository.lock_people(session, people.everyone)
-        opened = await _open_slots(session, settings, found, now, people)
+    opened, people = await _open_slots(session, settings, found, now)
+    slot = next((s for s in opened.free if s.start == start), None)
+    if slot is not None:
+        await repository.lock_people(session, people.everyone)
+        opened, _ = await _open_slots(session, settings, found, now)
         slot = next((s for s in opened.free if s.start == start), None)
-        if slot is None:
-            break
     if slot is None:
         raise ServiceError.one(
             ErrorCode.SLOT_UNAVAILABLE,

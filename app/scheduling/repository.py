@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Uuid, and_, cast, delete, func, literal, null, select, union, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from app.db import is_postgres
 from app.models import (
@@ -35,6 +37,37 @@ async def get_interview(
     if lock:
         query = query.with_for_update()
     return (await session.scalars(query.execution_options(populate_existing=True))).first()
+
+
+async def get_interview_in_context(
+    session: AsyncSession, interview_id: uuid.UUID
+) -> tuple[Interview, Proposal, Project] | None:
+    """The interview with its proposal and project, in one statement (no locks)."""
+    row = (
+        await session.execute(
+            select(Interview, Proposal, Project)
+            .join(Proposal, Proposal.id == Interview.proposal_id)
+            .join(Project, Project.id == Proposal.project_id)
+            .where(Interview.id == interview_id)
+            .execution_options(populate_existing=True)
+        )
+    ).first()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+async def lock_proposal_of_interview(
+    session: AsyncSession, interview_id: uuid.UUID
+) -> tuple[Proposal, Project] | None:
+    """The interview's proposal (locked FOR UPDATE, like get_proposal_and_project) and project."""
+    proposal_id = select(Interview.proposal_id).where(Interview.id == interview_id)
+    query = (
+        select(Proposal, Project)
+        .join(Project, Project.id == Proposal.project_id)
+        .where(Proposal.id == proposal_id.scalar_subquery())
+        .with_for_update(of=Proposal)
+    )
+    row = (await session.execute(query.execution_options(populate_existing=True))).first()
+    return None if row is None else (row[0], row[1])
 
 
 async def get_proposal_and_project(
@@ -187,3 +220,72 @@ async def members_with_calendar_events(
         )
     )
     return {user_id for user_id in rows if user_id is not None}
+
+
+@dataclass(frozen=True)
+class SlotInputs:
+    """What the free slots of one interview are computed from."""
+
+    windows: list[TimeRange]
+    members: set[uuid.UUID]  # member participants' user ids
+    busy: list[TimeRange]  # reservations of members or candidate overlapping a window
+    calendars: bool  # some member has a calendar connection (its busy time is asked for)
+
+
+async def slot_inputs(
+    session: AsyncSession, interview_id: uuid.UUID, candidate_id: uuid.UUID
+) -> SlotInputs:
+    """Windows, member participants, their and the candidate's bookings inside the windows,
+    and whether any member has a connected calendar: one statement (one round trip).
+
+    Only reservations overlapping a window are read, so the cost follows the windows asked
+    and the bookings inside them, not the people's whole history. On PostgreSQL the overlap
+    is written as the exclusion constraint's range (user_id, tstzrange) so its GiST index
+    answers it.
+    """
+    members = select(Participant.user_id).where(
+        Participant.interview_id == interview_id, Participant.user_id.is_not(None)
+    )
+    people = union(members, select(literal(candidate_id, Uuid())))
+    window = aliased(AvailabilityWindow)
+    held = SlotReservation
+    if is_postgres(session):
+        overlaps = func.tstzrange(held.starts_at, held.ends_at, "[)").op("&&")(
+            func.tstzrange(window.starts_at, window.ends_at, "[)")
+        )
+    else:
+        overlaps = and_(held.starts_at < window.ends_at, held.ends_at > window.starts_at)
+    no_time = cast(null(), AvailabilityWindow.starts_at.type)
+    no_user = cast(null(), Uuid())
+    statement = union_all(
+        select(
+            literal("w").label("kind"),
+            AvailabilityWindow.starts_at.label("starts_at"),
+            AvailabilityWindow.ends_at.label("ends_at"),
+            no_user.label("user_id"),
+        ).where(AvailabilityWindow.interview_id == interview_id),
+        select(literal("m"), no_time, no_time, Participant.user_id).where(
+            Participant.interview_id == interview_id, Participant.user_id.is_not(None)
+        ),
+        select(literal("b"), held.starts_at, held.ends_at, no_user)
+        .join(window, and_(window.interview_id == interview_id, overlaps))
+        .where(held.user_id.in_(people), held.interview_id != interview_id),
+        select(literal("c"), no_time, no_time, CalendarConnection.user_id).where(
+            CalendarConnection.user_id.in_(members)
+        ),
+    )
+    windows: list[TimeRange] = []
+    busy: list[TimeRange] = []
+    member_ids: set[uuid.UUID] = set()
+    calendars = False
+    for kind, starts_at, ends_at, user_id in await session.execute(statement):
+        match kind:
+            case "w":
+                windows.append(TimeRange(starts_at, ends_at))
+            case "b":
+                busy.append(TimeRange(starts_at, ends_at))
+            case "m":
+                member_ids.add(user_id)
+            case _:
+                calendars = True
+    return SlotInputs(sorted(windows), member_ids, busy, calendars)
