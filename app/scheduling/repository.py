@@ -7,7 +7,20 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Uuid, and_, cast, delete, func, literal, null, select, union, union_all
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Uuid,
+    and_,
+    cast,
+    delete,
+    func,
+    literal,
+    null,
+    select,
+    union,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -246,9 +259,12 @@ async def slot_inputs(
     members = select(Participant.user_id).where(
         Participant.interview_id == interview_id, Participant.user_id.is_not(None)
     )
-    people = union(members, select(literal(candidate_id, Uuid())))
+    people: CompoundSelect[tuple[uuid.UUID | None]] = union(
+        members, select(literal(candidate_id, Uuid()))
+    )
     window = aliased(AvailabilityWindow)
     held = SlotReservation
+    overlaps: ColumnElement[bool]
     if is_postgres(session):
         overlaps = func.tstzrange(held.starts_at, held.ends_at, "[)").op("&&")(
             func.tstzrange(window.starts_at, window.ends_at, "[)")

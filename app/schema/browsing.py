@@ -131,7 +131,7 @@ class BrowsingQuery:
             NEWEST_PROJECTS,
             first=first,
             after=after,
-            node=lambda row: Project(model=row),
+            node=lambda row: Project.of(row),
         )
 
     @strawberry.field(
@@ -164,7 +164,7 @@ class BrowsingQuery:
             NEWEST_PROPOSALS,
             first=first,
             after=after,
-            node=lambda row: Proposal(model=row),
+            node=lambda row: Proposal.of(row),
         )
 
     @strawberry.field(
@@ -185,5 +185,5 @@ class BrowsingQuery:
             NEWEST_REQUESTS,
             first=first,
             after=after,
-            node=lambda row: AttentionItem(interview=Interview(model=row)),
+            node=lambda row: AttentionItem(interview=Interview.of(row)),
         )

@@ -118,7 +118,7 @@ async def _interview_mutation(info: Info, work: Any) -> InterviewPayload:
     if errors:
         return InterviewPayload(errors=user_errors(errors))
     assert isinstance(result, InterviewModel)
-    return InterviewPayload(interview=Interview(model=result))
+    return InterviewPayload(interview=Interview.of(result))
 
 
 @strawberry.type
@@ -133,7 +133,7 @@ class InterviewQuery:
                 found, _ = await proposal_for(session, info.context.require_viewer(), proposal_id)
         except ServiceError:
             return None  # not found and not yours read the same
-        return Proposal(model=found)
+        return Proposal.of(found)
 
     @strawberry.field(permission_classes=[IsAuthenticatedOrLink])
     async def interview(self, info: Info, id: strawberry.ID) -> Interview | None:
@@ -146,13 +146,13 @@ class InterviewQuery:
             if not link.allows(interview_id, LinkAction.VIEW):
                 return None
             row = await info.context.loaders.interview_by_id.load(interview_id)
-            return Interview(model=row) if row is not None else None
+            return Interview.of(row) if row is not None else None
         try:
             async with info.context.db() as session:
                 found = await interview_for(session, info.context.require_viewer(), interview_id)
         except ServiceError:
             return None
-        return Interview(model=found.interview)
+        return Interview.of(found.interview)
 
     @strawberry.field(permission_classes=[IsAuthenticated])
     async def my_interviews(
@@ -173,7 +173,7 @@ class InterviewQuery:
                 session=session, viewer=viewer, group=group, now=now
             ),
             cursor_of=lambda row: Cursor(listing.sort_key(row, group), row.id),
-            node=lambda row: Interview(model=row),
+            node=lambda row: Interview.of(row),
             after=cursor,
         )
 
@@ -190,7 +190,7 @@ class InterviewQuery:
                 session=session, viewer=info.context.require_viewer()
             )
         return [
-            Application(proposal=Proposal(model=v.proposal), action_required=v.action_required)
+            Application(proposal=Proposal.of(v.proposal), action_required=v.action_required)
             for v in views
         ]
 
@@ -362,7 +362,7 @@ class InterviewMutation:
         if errors:
             return ProposalPayload(errors=user_errors(errors))
         assert proposal is not None
-        return ProposalPayload(proposal=Proposal(model=proposal))
+        return ProposalPayload(proposal=Proposal.of(proposal))
 
 
 def _participant_id(value: str, index: int) -> uuid.UUID:

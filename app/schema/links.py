@@ -130,5 +130,5 @@ class LinkQuery:
             expires_at=link.expires_at,
             email=link.grant.email,
             user=User.of(link.user) if link.user is not None else None,
-            interview=Interview(model=interview),
+            interview=Interview.of(interview),
         )

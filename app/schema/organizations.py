@@ -43,7 +43,7 @@ class Organization(Node):
             NEWEST_PROJECTS,
             first=first,
             after=after,
-            node=lambda row: Project(model=row),
+            node=lambda row: Project.of(row),
         )
 
     @strawberry.field(

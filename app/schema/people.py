@@ -171,7 +171,7 @@ class AdminMutation:
             )
 
         project, errors = await _as_admin(info, work)
-        return ProjectPayload(project=Project(model=project) if project else None, errors=errors)
+        return ProjectPayload(project=Project.of(project) if project else None, errors=errors)
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     async def create_proposal(self, info: Info, input: CreateProposalInput) -> ProposalPayload:
@@ -183,9 +183,7 @@ class AdminMutation:
             )
 
         proposal, errors = await _as_admin(info, work)
-        return ProposalPayload(
-            proposal=Proposal(model=proposal) if proposal else None, errors=errors
-        )
+        return ProposalPayload(proposal=Proposal.of(proposal) if proposal else None, errors=errors)
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],

@@ -47,4 +47,4 @@ class ProposalMutation:
         if errors:
             return ProposalPayload(errors=user_errors(errors))
         assert proposal is not None
-        return ProposalPayload(proposal=Proposal(model=proposal))
+        return ProposalPayload(proposal=Proposal.of(proposal))

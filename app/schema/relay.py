@@ -65,18 +65,18 @@ async def _resolve(info: Info, kind: str | None, node_id: uuid.UUID) -> Node | N
             project = await loaders.project_by_id.load(node_id)
             if project is None or not viewer.sees_organization(project.organization_id):
                 return None
-            return Project(model=project)
+            return Project.of(project)
         case "Proposal":
             proposal = await loaders.proposal_by_id.load(node_id)
             if proposal is None or not await _sees(info, proposal):
                 return None
-            return Proposal(model=proposal)
+            return Proposal.of(proposal)
         case "Interview":
             interview = await loaders.interview_by_id.load(node_id)
             if interview is None:
                 return None
             proposal = await loaders.proposal_by_id.load(interview.proposal_id)
-            return Interview(model=interview) if await _sees(info, proposal) else None
+            return Interview.of(interview) if await _sees(info, proposal) else None
         case "Notification":
             row = await _own_notifications(info).load(node_id)
             return Notification(model=row) if row is not None else None

@@ -123,19 +123,20 @@ async def _user(info: Info, user_id: object) -> User:
 
 @strawberry.type
 class Project(Node):
+    # Plain values are plain attributes: Strawberry resolves them without a resolver call.
     model: strawberry.Private[models.Project]
+    id: strawberry.ID  # type: ignore[assignment]  # a plain value for Node's id
+    title: str
+    organization_id: strawberry.ID
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.model.id))
-
-    @strawberry.field
-    def title(self) -> str:
-        return self.model.title
-
-    @strawberry.field
-    def organization_id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.model.organization_id))
+    @classmethod
+    def of(cls, model: models.Project) -> Project:
+        return cls(
+            model=model,
+            id=strawberry.ID(str(model.id)),
+            title=model.title,
+            organization_id=strawberry.ID(str(model.organization_id)),
+        )
 
     @strawberry.field(description="The client organization the project belongs to.")
     async def organization(self, info: Info) -> OrganizationRef:
@@ -150,14 +151,12 @@ class Project(Node):
 @strawberry.type
 class Proposal(Node):
     model: strawberry.Private[models.Proposal]
+    id: strawberry.ID  # type: ignore[assignment]  # a plain value for Node's id
+    status: ProposalStatus
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.model.id))
-
-    @strawberry.field
-    def status(self) -> ProposalStatus:
-        return self.model.status
+    @classmethod
+    def of(cls, model: models.Proposal) -> Proposal:
+        return cls(model=model, id=strawberry.ID(str(model.id)), status=model.status)
 
     @strawberry.field
     async def candidate(self, info: Info) -> User:
@@ -167,7 +166,7 @@ class Proposal(Node):
     async def project(self, info: Info) -> Project:
         project = await info.context.loaders.project_by_id.load(self.model.project_id)
         assert project is not None
-        return Project(model=project)
+        return Project.of(project)
 
     @strawberry.field(
         description=(
@@ -178,7 +177,7 @@ class Proposal(Node):
         with query_errors():
             size = page_size(20 if last is None else last, "last")
         rows = await info.context.loaders.latest_interviews_by_proposal.load((self.model.id, size))
-        return [Interview(model=row) for row in rows]
+        return [Interview.of(row) for row in rows]
 
 
 @strawberry.type
@@ -190,18 +189,9 @@ class TimeWindow:
 @strawberry.type
 class Participant:
     model: strawberry.Private[models.Participant]
-
-    @strawberry.field
-    def kind(self) -> ParticipantKind:
-        return self.model.kind
-
-    @strawberry.field
-    def email(self) -> str:
-        return self.model.email
-
-    @strawberry.field
-    def sync_state(self) -> SyncState:
-        return self.model.sync_state
+    kind: ParticipantKind
+    email: str
+    sync_state: SyncState
 
     @strawberry.field(
         description="Why the invite or calendar event failed, in plain words; "
@@ -212,17 +202,25 @@ class Participant:
             return None
         return self.model.sync_error
 
-    @strawberry.field(
+    sync_checked_at: datetime | None = strawberry.field(
         description="When the reconcile sweep last checked this person's calendar copy."
     )
-    def sync_checked_at(self) -> datetime | None:
-        return self.model.sync_checked_at
 
     @strawberry.field
     async def user(self, info: Info) -> User | None:
         if self.model.user_id is None:
             return None
         return await _user(info, self.model.user_id)
+
+    @classmethod
+    def of(cls, model: models.Participant) -> Participant:
+        return cls(
+            model=model,
+            kind=model.kind,
+            email=model.email,
+            sync_state=model.sync_state,
+            sync_checked_at=model.sync_checked_at,
+        )
 
 
 @strawberry.type
@@ -244,31 +242,15 @@ class Cancellation:
 
 @strawberry.type
 class Interview(Node):
+    # Plain values are plain attributes, set once by `of`: Strawberry resolves them without
+    # a resolver call each (a page of interviews has hundreds of them).
     model: strawberry.Private[models.Interview]
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.model.id))
-
-    @strawberry.field
-    def round(self) -> int:
-        return self.model.round
-
-    @strawberry.field
-    def status(self) -> InterviewStatus:
-        return self.model.status
-
-    @strawberry.field
-    def requested_at(self) -> datetime:
-        return self.model.requested_at
-
-    @strawberry.field(description="The hiring team's IANA time zone.")
-    def time_zone(self) -> str:
-        return self.model.time_zone
-
-    @strawberry.field
-    def duration_minutes(self) -> int:
-        return self.model.duration_minutes
+    id: strawberry.ID  # type: ignore[assignment]  # a plain value for Node's id
+    round: int
+    status: InterviewStatus
+    requested_at: datetime
+    time_zone: str = strawberry.field(description="The hiring team's IANA time zone.")
+    duration_minutes: int
 
     @strawberry.field
     async def requested_by(self, info: Info) -> User:
@@ -282,46 +264,17 @@ class Interview(Node):
     @strawberry.field
     async def participants(self, info: Info) -> list[Participant]:
         rows = await info.context.loaders.participants_by_interview.load(self.model.id)
-        return [Participant(model=p) for p in rows]
+        return [Participant.of(p) for p in rows]
 
-    @strawberry.field
-    def booked_start(self) -> datetime | None:
-        return self.model.booked_start
-
-    @strawberry.field
-    def booked_end(self) -> datetime | None:
-        return self.model.booked_end
-
-    @strawberry.field
-    def conference(self) -> Conference | None:
-        if self.model.conference_url is None:
-            return None
-        return Conference(
-            url=self.model.conference_url, provider=self.model.conference_provider or ""
-        )
-
-    @strawberry.field
-    def cancellation(self) -> Cancellation | None:
-        if self.model.cancelled_at is None:
-            return None
-        return Cancellation(
-            at=self.model.cancelled_at,
-            reason=self.model.cancel_reason,
-            by_id=self.model.cancelled_by_id,
-        )
-
-    @strawberry.field
-    def alternative_times_requested(self) -> bool:
-        return self.model.alternative_times_requested
-
-    @strawberry.field
-    def alternative_times_message(self) -> str | None:
-        return self.model.alternative_times_message
-
-    @strawberry.field(description="The interview this one replaced when it was rescheduled.")
-    def rescheduled_from_id(self) -> strawberry.ID | None:
-        rid = self.model.rescheduled_from_id
-        return strawberry.ID(str(rid)) if rid else None
+    booked_start: datetime | None
+    booked_end: datetime | None
+    conference: Conference | None
+    cancellation: Cancellation | None
+    alternative_times_requested: bool
+    alternative_times_message: str | None
+    rescheduled_from_id: strawberry.ID | None = strawberry.field(
+        description="The interview this one replaced when it was rescheduled."
+    )
 
     @strawberry.field(description="The interview this one replaced (same proposal).")
     async def rescheduled_from(self, info: Info) -> Interview | None:
@@ -329,7 +282,7 @@ class Interview(Node):
         if rid is None:
             return None
         row = await info.context.loaders.interview_by_id.load(rid)
-        return Interview(model=row) if row is not None else None
+        return Interview.of(row) if row is not None else None
 
     @strawberry.field(description="Who last changed the offered times: a member or staff.")
     async def last_edited_by(self, info: Info) -> User | None:
@@ -337,15 +290,46 @@ class Interview(Node):
             return None
         return await _user(info, self.model.last_edited_by_id)
 
-    @strawberry.field
-    def last_edited_at(self) -> datetime | None:
-        return self.model.last_edited_at
+    last_edited_at: datetime | None
 
     @strawberry.field
     async def proposal(self, info: Info) -> Proposal:
         proposal = await info.context.loaders.proposal_by_id.load(self.model.proposal_id)
         assert proposal is not None
-        return Proposal(model=proposal)
+        return Proposal.of(proposal)
+
+    @classmethod
+    def of(cls, model: models.Interview) -> Interview:
+        conference = None
+        if model.conference_url is not None:
+            conference = Conference(
+                url=model.conference_url, provider=model.conference_provider or ""
+            )
+        cancellation = None
+        if model.cancelled_at is not None:
+            cancellation = Cancellation(
+                at=model.cancelled_at, reason=model.cancel_reason, by_id=model.cancelled_by_id
+            )
+        rescheduled_from = model.rescheduled_from_id
+        return cls(
+            model=model,
+            id=strawberry.ID(str(model.id)),
+            round=model.round,
+            status=model.status,
+            requested_at=model.requested_at,
+            time_zone=model.time_zone,
+            duration_minutes=model.duration_minutes,
+            booked_start=model.booked_start,
+            booked_end=model.booked_end,
+            conference=conference,
+            cancellation=cancellation,
+            alternative_times_requested=model.alternative_times_requested,
+            alternative_times_message=model.alternative_times_message,
+            rescheduled_from_id=(
+                strawberry.ID(str(rescheduled_from)) if rescheduled_from else None
+            ),
+            last_edited_at=model.last_edited_at,
+        )
 
 
 @strawberry.type
@@ -395,7 +379,7 @@ class Notification(Node):
         viewer = info.context.require_viewer()
         if proposal is None or project is None or not viewer.can_view_proposal(proposal, project):
             return None
-        return Interview(model=row)
+        return Interview.of(row)
 
 
 InterviewConnection = Connection[Interview]
