@@ -42,7 +42,13 @@ WRITE_INTENT = "roundtable_write_intent"
 
 
 async def begin_write(session: AsyncSession) -> None:
-    """Start the session's transaction as a writer (see _serialise_sqlite_writes)."""
+    """Start the session's transaction as a writer (see _serialise_sqlite_writes).
+
+    On PostgreSQL every transaction may write: one already open (a request's
+    authentication read) simply goes on, so a request needs one transaction, not two.
+    """
+    if session.in_transaction() and is_postgres(session):
+        return
     await session.connection(execution_options={WRITE_INTENT: True})
 
 

@@ -25,7 +25,7 @@ from strawberry.http import GraphQLHTTPResponse
 from app.access import load_viewer
 from app.calendars.oauth_routes import oauth_callback, oauth_start
 from app.config import Settings
-from app.db import create_engine, create_session_factory
+from app.db import create_engine, create_session_factory, is_postgres
 from app.limits import BodyLimits
 from app.links.access import (
     LINK_HEADER,
@@ -138,13 +138,17 @@ class RoundtableGraphQL(GraphQL[Context, None]):
             if auth is not None:
                 viewer = await load_viewer(session, auth.user)
                 token_id = auth.token_id
-            # Authentication reads only; end that transaction so SQLite's lock is released.
-            await session.commit()
+            touching = auth is not None and needs_touch(auth, now)
+            if touching or not _one_transaction(request, session):
+                # Authentication reads only; end that transaction so SQLite's lock is
+                # released (and so the touch gets its own). On PostgreSQL the request's
+                # work goes on in the same transaction: one BEGIN, one end.
+                await session.commit()
             if auth is None:
                 # This request is answered UNAUTHENTICATED as usual; once the address is past
                 # its limit, its next requests are refused in __call__.
                 await self.rate_limiter.hit(Rule.FAILED_AUTH, _client_address(request.scope))
-            elif needs_touch(auth, now):
+            elif touching:
                 await touch(session=session, token_id=auth.token_id, now=now)
         link: LinkAccess | None = None
         refusal: LinkRefusal | None = None
@@ -154,7 +158,8 @@ class RoundtableGraphQL(GraphQL[Context, None]):
                 session=session, settings=self.settings, token=link_token, now=self.clock()
             )
             link, refusal = (found, None) if isinstance(found, LinkAccess) else (None, found)
-            await session.commit()
+            if not _one_transaction(request, session):
+                await session.commit()
             if refusal is not None and refusal.problem is LinkProblem.INVALID:
                 # A forged or mangled link is a failed sign-in; an expired or revoked one is
                 # an old mail, answered with what happened.
@@ -172,6 +177,13 @@ class RoundtableGraphQL(GraphQL[Context, None]):
             link=link,
             link_refusal=refusal,
         )
+
+
+def _one_transaction(request: Request, session: AsyncSession) -> bool:
+    """Whether authentication's reads may stay in the transaction of the request's work:
+    on PostgreSQL over HTTP. SQLite must release its lock; a websocket lives for long,
+    and a transaction must not stay open (idle) that long."""
+    return request.scope.get("type") == "http" and is_postgres(session)
 
 
 def _bearer_token(request: Request) -> str:

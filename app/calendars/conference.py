@@ -44,17 +44,16 @@ async def expect_provider_conference(
 
     `interview.conference_url` keeps the fallback link meanwhile.
     """
-    connected = await session.scalar(
+    providers = [p for p in CalendarProvider if _configured(settings, p)]
+    connected = providers and await session.scalar(
         select(func.count())
         .select_from(CalendarConnection)
         .where(
             CalendarConnection.user_id == interview.requested_by_id,
             CalendarConnection.state == ConnectionState.CONNECTED,
-            CalendarConnection.provider.in_(
-                [p for p in CalendarProvider if _configured(settings, p)]
-            ),
+            CalendarConnection.provider.in_(providers),
         )
-    )
+    )  # no provider configured: no calendar can make the meeting, nothing to ask
     # The workers' real time, like the outbox rows whose waiting it governs (the domain's
     # clock may be set elsewhere in tests and demos).
     interview.conference_pending_since = utcnow() if connected else None

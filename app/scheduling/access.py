@@ -37,14 +37,10 @@ async def interview_for(
         if row is None or not viewer.can_view_proposal(row[1], row[2]):
             raise not_found("interview", "interviewId")
         return InterviewContext(*row)
-    found = await repository.lock_proposal_of_interview(session, interview_id)
-    if found is None or not viewer.can_view_proposal(*found):
+    locked = await repository.lock_interview_in_context(session, interview_id)
+    if locked is None or not viewer.can_view_proposal(locked[1], locked[2]):
         raise not_found("interview", "interviewId")
-    # Read under the proposal lock: a concurrent change may have committed meanwhile.
-    interview = await repository.get_interview(session, interview_id, lock=True)
-    if interview is None:
-        raise not_found("interview", "interviewId")
-    return InterviewContext(interview, *found)
+    return InterviewContext(*locked)
 
 
 def require_team(viewer: Viewer, project: Project) -> None:

@@ -7,9 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.calendars.connections import connections_of_users
 from app.models import (
-    ConnectionState,
     Interview,
     Participant,
     ParticipantKind,
@@ -80,15 +78,15 @@ async def load_audience(
     """
     participants = await repository.participants_of(session, interview.id)
     member_ids = {p.user_id for p in participants if p.user_id is not None}
-    people = await repository.users_by_ids(
+    # The users with, for each, whether a calendar of theirs is connected: one statement.
+    people, connected = await repository.users_and_connected(
         session,
         member_ids | {proposal.candidate_id, project.account_manager_id, interview.requested_by_id},
     )
     if cancelling:
         calendar_members = await repository.members_with_calendar_events(session, interview.id)
     else:
-        connected = await connections_of_users(session=session, user_ids=sorted(member_ids))
-        calendar_members = {c.user_id for c in connected if c.state is ConnectionState.CONNECTED}
+        calendar_members = connected & member_ids
     return Audience(
         interview=interview,
         proposal=proposal,

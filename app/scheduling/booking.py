@@ -11,12 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access import Viewer
 from app.calendars.conference import expect_provider_conference
+from app.calendars.connections import provider_configured
 from app.calendars.freebusy import BusyResult, calendar_busy
 from app.calendars.sync import request_sync
 from app.conference import meeting_link
 from app.config import Settings
 from app.errors import ErrorCode, ServiceError, validation
 from app.models import (
+    CalendarProvider,
     Interview,
     InterviewStatus,
     Role,
@@ -145,11 +147,17 @@ async def book_slot(
 
     # Checked once before locking the people (provider calls are slow and their answers are
     # cached briefly), then again under those locks, where only the database can change.
-    opened, people = await _open_slots(session, settings, found, now)
-    slot = next((s for s in opened.free if s.start == start), None)
-    if slot is not None:
-        await repository.lock_people(session, people.everyone)
-        opened, _ = await _open_slots(session, settings, found, now)
+    # With no calendar provider configured there is no slow call to keep out of the locks:
+    # the people are locked first and the slot checked once.
+    slot: TimeRange | None = None
+    if _providers_configured(settings):
+        opened, people = await _open_slots(session, settings, found, now)
+        slot = next((s for s in opened.free if s.start == start), None)
+    if slot is not None or not _providers_configured(settings):
+        await repository.lock_people_of(
+            session, interview_id=interview.id, candidate_id=found.proposal.candidate_id
+        )
+        opened, people = await _open_slots(session, settings, found, now)
         slot = next((s for s in opened.free if s.start == start), None)
     if slot is None:
         raise ServiceError.one(
@@ -182,6 +190,10 @@ async def book_slot(
     await _tell_booked(session, found, time_zone)
     request_sync(session, interview.id)
     return interview
+
+
+def _providers_configured(settings: Settings) -> bool:
+    return any(provider_configured(settings, p) for p in CalendarProvider)
 
 
 def _sqlstate(exc: IntegrityError) -> str | None:

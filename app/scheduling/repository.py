@@ -17,6 +17,7 @@ from sqlalchemy import (
     func,
     literal,
     null,
+    or_,
     select,
     union,
     union_all,
@@ -68,19 +69,25 @@ async def get_interview_in_context(
     return None if row is None else (row[0], row[1], row[2])
 
 
-async def lock_proposal_of_interview(
+async def lock_interview_in_context(
     session: AsyncSession, interview_id: uuid.UUID
-) -> tuple[Proposal, Project] | None:
-    """The interview's proposal (locked FOR UPDATE, like get_proposal_and_project) and project."""
-    proposal_id = select(Interview.proposal_id).where(Interview.id == interview_id)
+) -> tuple[Interview, Proposal, Project] | None:
+    """The interview with its proposal and project, proposal and interview locked FOR UPDATE.
+
+    One statement: PostgreSQL locks the proposal row, then the interview row (the order of
+    the FROM list, the order two statements took them in before), and re-reads both once
+    locked, so what is returned is what a concurrent change committed meanwhile.
+    """
     query = (
-        select(Proposal, Project)
+        select(Interview, Proposal, Project)
+        .select_from(Proposal)
         .join(Project, Project.id == Proposal.project_id)
-        .where(Proposal.id == proposal_id.scalar_subquery())
-        .with_for_update(of=Proposal)
+        .join(Interview, Interview.proposal_id == Proposal.id)
+        .where(Interview.id == interview_id)
+        .with_for_update(of=[Proposal, Interview])
     )
     row = (await session.execute(query.execution_options(populate_existing=True))).first()
-    return None if row is None else (row[0], row[1])
+    return None if row is None else (row[0], row[1], row[2])
 
 
 async def get_proposal_and_project(
@@ -148,6 +155,30 @@ async def users_by_ids(session: AsyncSession, ids: Collection[uuid.UUID]) -> dic
     return {user.id: user for user in rows}
 
 
+async def users_and_connected(
+    session: AsyncSession, ids: Collection[uuid.UUID]
+) -> tuple[dict[uuid.UUID, User], set[uuid.UUID]]:
+    """These users, and which of them have a connected calendar: one statement."""
+    if not ids:
+        return {}, set()
+    connected = (
+        select(CalendarConnection.id)
+        .where(
+            CalendarConnection.user_id == User.id,
+            CalendarConnection.state == ConnectionState.CONNECTED,
+        )
+        .exists()
+    )
+    rows = await session.execute(select(User, connected).where(User.id.in_(ids)))
+    users: dict[uuid.UUID, User] = {}
+    with_calendar: set[uuid.UUID] = set()
+    for user, has_calendar in rows:
+        users[user.id] = user
+        if has_calendar:
+            with_calendar.add(user.id)
+    return users, with_calendar
+
+
 async def members_by_emails(
     session: AsyncSession, organization_id: uuid.UUID, emails: Collection[str]
 ) -> dict[str, User]:
@@ -173,6 +204,24 @@ async def lock_people(session: AsyncSession, user_ids: Collection[uuid.UUID]) ->
         return  # SQLite: BEGIN IMMEDIATE already serialises every writer
     await session.execute(
         select(User.id).where(User.id.in_(user_ids)).order_by(User.id).with_for_update()
+    )
+
+
+async def lock_people_of(
+    session: AsyncSession, *, interview_id: uuid.UUID, candidate_id: uuid.UUID
+) -> None:
+    """`lock_people` for the interview's member participants and its candidate, named by a
+    subquery: the lock needs no read of the participants before it."""
+    if not is_postgres(session):
+        return  # SQLite: BEGIN IMMEDIATE already serialises every writer
+    members = select(Participant.user_id).where(
+        Participant.interview_id == interview_id, Participant.user_id.is_not(None)
+    )
+    await session.execute(
+        select(User.id)
+        .where(or_(User.id.in_(members), User.id == candidate_id))
+        .order_by(User.id)
+        .with_for_update()
     )
 
 

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import func, select
@@ -101,6 +102,54 @@ def _latest_interviews(
     return DataLoader(load_fn=load, max_batch_size=MAX_BATCH)
 
 
+def _windows_of(
+    session: AsyncSession, lock: asyncio.Lock
+) -> DataLoader[uuid.UUID, list[tuple[datetime, datetime]]]:
+    """Start and end of each interview's windows, in order: plain rows, no ORM objects
+    (nothing here is written, and a page of interviews has dozens of windows)."""
+
+    async def load(ids: list[uuid.UUID]) -> Sequence[list[tuple[datetime, datetime]]]:
+        query = (
+            select(
+                AvailabilityWindow.interview_id,
+                AvailabilityWindow.starts_at,
+                AvailabilityWindow.ends_at,
+            )
+            .where(AvailabilityWindow.interview_id.in_(ids))
+            .order_by(AvailabilityWindow.starts_at)
+        )
+        async with lock:
+            rows = await session.execute(query)
+        grouped: dict[uuid.UUID, list[tuple[datetime, datetime]]] = defaultdict(list)
+        for interview_id, starts_at, ends_at in rows:
+            grouped[interview_id].append((starts_at, ends_at))
+        return [grouped.get(i, []) for i in ids]
+
+    return DataLoader(load_fn=load, max_batch_size=MAX_BATCH)
+
+
+def _people_of(
+    session: AsyncSession, lock: asyncio.Lock
+) -> DataLoader[uuid.UUID, list[tuple[Participant, User | None]]]:
+    """Each interview's participants (by email) with their users: one statement."""
+
+    async def load(ids: list[uuid.UUID]) -> Sequence[list[tuple[Participant, User | None]]]:
+        query = (
+            select(Participant, User)
+            .outerjoin(User, User.id == Participant.user_id)
+            .where(Participant.interview_id.in_(ids))
+            .order_by(Participant.email)
+        )
+        async with lock:
+            rows = await session.execute(query)
+        grouped: dict[uuid.UUID, list[tuple[Participant, User | None]]] = defaultdict(list)
+        for participant, user in rows:
+            grouped[participant.interview_id].append((participant, user))
+        return [grouped.get(i, []) for i in ids]
+
+    return DataLoader(load_fn=load, max_batch_size=MAX_BATCH)
+
+
 class Loaders:
     """Named after what they take and give; built once per request.
 
@@ -116,13 +165,8 @@ class Loaders:
         self.proposal_by_id = _by_id(session, lock, Proposal)
         self.interview_by_id = _by_id(session, lock, Interview)
         self.latest_interviews_by_proposal = _latest_interviews(session, lock)
-        self.windows_by_interview = _by_parent(
-            session,
-            lock,
-            AvailabilityWindow,
-            AvailabilityWindow.interview_id,
-            AvailabilityWindow.starts_at,
-        )
+        self.windows_by_interview = _windows_of(session, lock)
+        self.people_by_interview = _people_of(session, lock)
         self.participants_by_interview = _by_parent(
             session, lock, Participant, Participant.interview_id, Participant.email
         )

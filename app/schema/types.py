@@ -206,20 +206,17 @@ class Participant:
         description="When the reconcile sweep last checked this person's calendar copy."
     )
 
-    @strawberry.field
-    async def user(self, info: Info) -> User | None:
-        if self.model.user_id is None:
-            return None
-        return await _user(info, self.model.user_id)
+    user: User | None  # read with the participant (Loaders.people_by_interview)
 
     @classmethod
-    def of(cls, model: models.Participant) -> Participant:
+    def of(cls, model: models.Participant, user: models.User | None) -> Participant:
         return cls(
             model=model,
             kind=model.kind,
             email=model.email,
             sync_state=model.sync_state,
             sync_checked_at=model.sync_checked_at,
+            user=User.of(user) if user is not None else None,
         )
 
 
@@ -259,12 +256,12 @@ class Interview(Node):
     @strawberry.field
     async def windows(self, info: Info) -> list[TimeWindow]:
         rows = await info.context.loaders.windows_by_interview.load(self.model.id)
-        return [TimeWindow(start=w.starts_at, end=w.ends_at) for w in rows]
+        return [TimeWindow(start=start, end=end) for start, end in rows]
 
     @strawberry.field
     async def participants(self, info: Info) -> list[Participant]:
-        rows = await info.context.loaders.participants_by_interview.load(self.model.id)
-        return [Participant.of(p) for p in rows]
+        rows = await info.context.loaders.people_by_interview.load(self.model.id)
+        return [Participant.of(p, user) for p, user in rows]
 
     booked_start: datetime | None
     booked_end: datetime | None
