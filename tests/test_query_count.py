@@ -177,3 +177,36 @@ async def test_booking_costs_at_most_twelve_statements(
     assert body["data"]["bookInterview"]["errors"] == [], body
     assert body["data"]["bookInterview"]["interview"]["status"] == "BOOKED"
     assert counter.count <= 12, "\n".join(s.split("\n")[0][:100] for s in counter.statements)
+
+
+async def test_my_interviews_reads_the_lists_asked_for_also_through_fragments(
+    session: AsyncSession, settings: Settings, clock: Clock, gql: GraphQLClient, count_queries: Any
+) -> None:
+    """The page's windows and participants are read up front only when selected, whether
+    directly, through a named fragment or an inline one, and answer the same."""
+    world = await make_world(session)
+    token = world.token(world.a.member)
+    await warm_up(gql, token)
+    for _ in range(3):
+        await make_interview(
+            session, settings, world.a, clock.now, participants=[world.a.member, world.a.colleague]
+        )
+    page = "myInterviews(group: PENDING, first: 10) { edges { node { id %s } } }"
+    lists = "windows { start end } participants { email user { name } } proposal { id }"
+    queries = {
+        "ids only": "{ " + page % "" + " }",
+        "direct": "{ " + page % lists + " }",
+        "fragment": "{ " + page % "...Lists" + " } fragment Lists on Interview { " + lists + " }",
+        "inline": "{ " + page % ("... on Interview { " + lists + " }") + " }",
+    }
+    answers, counts = {}, {}
+    for name, query in queries.items():
+        with count_queries() as counter:
+            body = await gql(query, token=token)
+        assert "errors" not in body, (name, body)
+        answers[name], counts[name] = body["data"], counter.count
+    assert counts["ids only"] == 2  # authentication and the page
+    assert counts["direct"] == counts["fragment"] == counts["inline"] == 5
+    assert answers["direct"] == answers["fragment"] == answers["inline"]
+    node = answers["direct"]["myInterviews"]["edges"][0]["node"]
+    assert len(node["windows"]) == 2 and len(node["participants"]) == 2

@@ -24,6 +24,7 @@ from app.schema.errors import UserError, query_errors, user_errors
 from app.schema.ids import parse_id, try_parse_id
 from app.schema.people import ProposalPayload
 from app.schema.permissions import IsAuthenticated, IsAuthenticatedOrLink
+from app.schema.prefetch import prefetch_interviews, selected_below
 from app.schema.types import (
     Application,
     Interview,
@@ -164,7 +165,7 @@ class InterviewQuery:
     ) -> InterviewConnection:
         viewer, now = info.context.require_viewer(), info.context.clock()
         size, cursor = paging(first, after)
-        return await connection(
+        page = await connection(
             info,
             fetch=lambda session: listing.my_interviews(
                 session=session, viewer=viewer, group=group, first=size, after=cursor, now=now
@@ -176,6 +177,9 @@ class InterviewQuery:
             node=lambda row: Interview.of(row),
             after=cursor,
         )
+        wanted = selected_below(info, "edges", "node")
+        await prefetch_interviews(info, [edge.node for edge in page.edges], wanted)
+        return page
 
     @strawberry.field(
         permission_classes=[IsAuthenticated],

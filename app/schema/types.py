@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -253,13 +254,25 @@ class Interview(Node):
     async def requested_by(self, info: Info) -> User:
         return await _user(info, self.model.requested_by_id)
 
-    @strawberry.field
-    async def windows(self, info: Info) -> list[TimeWindow]:
+    # windows, participants and proposal: as read for the whole page by the list resolver
+    # (app.schema.prefetch) when it did, else through the DataLoaders.
+    @strawberry.field(graphql_type=list[TimeWindow])
+    def windows(self, info: Info) -> list[TimeWindow] | Awaitable[list[TimeWindow]]:
+        if self.prefetched_windows is not None:
+            return self.prefetched_windows
+        return self._load_windows(info)
+
+    async def _load_windows(self, info: Info) -> list[TimeWindow]:
         rows = await info.context.loaders.windows_by_interview.load(self.model.id)
         return [TimeWindow(start=start, end=end) for start, end in rows]
 
-    @strawberry.field
-    async def participants(self, info: Info) -> list[Participant]:
+    @strawberry.field(graphql_type=list[Participant])
+    def participants(self, info: Info) -> list[Participant] | Awaitable[list[Participant]]:
+        if self.prefetched_participants is not None:
+            return self.prefetched_participants
+        return self._load_participants(info)
+
+    async def _load_participants(self, info: Info) -> list[Participant]:
         rows = await info.context.loaders.people_by_interview.load(self.model.id)
         return [Participant.of(p, user) for p, user in rows]
 
@@ -289,11 +302,20 @@ class Interview(Node):
 
     last_edited_at: datetime | None
 
-    @strawberry.field
-    async def proposal(self, info: Info) -> Proposal:
+    @strawberry.field(graphql_type=Proposal)
+    def proposal(self, info: Info) -> Proposal | Awaitable[Proposal]:
+        if self.prefetched_proposal is not None:
+            return self.prefetched_proposal
+        return self._load_proposal(info)
+
+    async def _load_proposal(self, info: Info) -> Proposal:
         proposal = await info.context.loaders.proposal_by_id.load(self.model.proposal_id)
         assert proposal is not None
         return Proposal.of(proposal)
+
+    prefetched_windows: strawberry.Private[list[TimeWindow] | None] = None
+    prefetched_participants: strawberry.Private[list[Participant] | None] = None
+    prefetched_proposal: strawberry.Private[Proposal | None] = None
 
     @classmethod
     def of(cls, model: models.Interview) -> Interview:
