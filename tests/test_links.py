@@ -120,6 +120,10 @@ async def test_a_candidate_link_reaches_its_interview_and_nothing_else(
         f'{{ interview(id: "{ours.id}") {{ participants {{ email }} }} }}',
         f'{{ interview(id: "{ours.id}") {{ proposal {{ candidate {{ calendarConnections {{ id }} }} }} }} }}',
     ]:
+        # Validated documents are remembered (app.schema.validation): one that passed for a
+        # member's token must still be refused through a link.
+        member = {"Authorization": f"Bearer {world.token(world.a.member)}"}
+        assert "cannot be reached" not in str(await post(client, query, **member)), query
         refused = await post(client, query, **link(token))
         assert refused.get("data") is None, query
         assert "cannot be reached with a mail link" in refused["errors"][0]["message"], query

@@ -30,30 +30,33 @@ class ValidDocuments:
     fifth of a list request's time. Only documents without errors are kept: a refused one
     is checked afresh each time, so junk cannot crowd the cache. Validation depends on the
     text, the schema and the settings alone (the limits price literal arguments, never
-    variables), so a hit is answered exactly as a fresh check would be. graphql-core
+    variables) and the request's rules, part of the key, so a hit is answered exactly as a
+    fresh check would be. graphql-core
     never changes a parsed document, so one tree serves concurrent requests.
     """
 
     def __init__(self, maxsize: int = 256, max_length: int = 20_000) -> None:
         self.maxsize, self.max_length = maxsize, max_length
-        self._documents: OrderedDict[str, DocumentNode] = OrderedDict()
+        self._documents: OrderedDict[tuple[object, str], DocumentNode] = OrderedDict()
         self._lock = threading.Lock()  # schemas may run in several threads (sync tests)
 
-    def get(self, query: str | None) -> DocumentNode | None:
+    def get(self, rules: object, query: str | None) -> DocumentNode | None:
+        """The document `query` if it passed `rules` (the request's validation rules: a
+        mail link's request adds its own, app.schema.links)."""
         if not query:
             return None
         with self._lock:
-            document = self._documents.get(query)
+            document = self._documents.get((rules, query))
             if document is not None:
-                self._documents.move_to_end(query)
+                self._documents.move_to_end((rules, query))
             return document
 
-    def add(self, query: str | None, document: DocumentNode) -> None:
+    def add(self, rules: object, query: str | None, document: DocumentNode) -> None:
         if not query or len(query) > self.max_length:
             return
         with self._lock:
-            self._documents[query] = document
-            self._documents.move_to_end(query)
+            self._documents[(rules, query)] = document
+            self._documents.move_to_end((rules, query))
             while len(self._documents) > self.maxsize:
                 self._documents.popitem(last=False)
 
@@ -87,7 +90,7 @@ class DocumentLimits(SchemaExtension):
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
         if self.valid is not None and context.graphql_document is None:
-            document = self.valid.get(context.query)
+            document = self.valid.get(tuple(context.validation_rules), context.query)
             if document is not None:
                 # Strawberry parses only when no document is set; validation is skipped below.
                 context.graphql_document, self.cached = document, True
@@ -130,5 +133,5 @@ class DocumentLimits(SchemaExtension):
                     error.extensions = {"code": "QUERY_TOO_COMPLEX"}
             context.pre_execution_errors = errors
             if not errors and self.valid is not None:
-                self.valid.add(context.query, document)
+                self.valid.add(tuple(context.validation_rules), context.query, document)
         yield
