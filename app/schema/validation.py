@@ -29,10 +29,10 @@ class ValidDocuments:
     Clients send the same few queries again and again; parsing and validating them took a
     fifth of a list request's time. Only documents without errors are kept: a refused one
     is checked afresh each time, so junk cannot crowd the cache. Validation depends on the
-    text, the schema and the settings alone (the limits price literal arguments, never
-    variables) and the request's rules, part of the key, so a hit is answered exactly as a
-    fresh check would be. graphql-core
-    never changes a parsed document, so one tree serves concurrent requests.
+    text, the request's rules (a mail link adds one: both are the key), the schema and the
+    settings alone (the limits price literal arguments, never variables), so a hit answers
+    exactly as a fresh check would. graphql-core never changes a parsed document, so one
+    tree serves concurrent requests.
     """
 
     def __init__(self, maxsize: int = 256, max_length: int = 20_000) -> None:
