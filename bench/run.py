@@ -183,11 +183,29 @@ def book_body(interview_id: str, start: str) -> str:
     return json.dumps({"query": BOOK_QUERY, "variables": {"id": interview_id, "start": start}})
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Sequential:
+    p50_ms: dict[str, float]
+    cpu_ms: dict[str, float]  # the server process's CPU per request: waiting excluded
+
+
 def sequential_ms(
-    urls: dict[str, str], bodies: dict[str, list[tuple[str, str]]], check: str
-) -> dict[str, float]:
+    urls: dict[str, str],
+    bodies: dict[str, list[tuple[str, str]]],
+    check: str,
+    pids: dict[str, int] | None = None,
+) -> Sequential:
     """Median milliseconds per request, one request at a time, alternating between the
-    servers request by request so that load from elsewhere on the machine hits each alike."""
+    servers request by request so that load from elsewhere on the machine hits each alike;
+    and the CPU each server process spent per request, which that load hardly changes."""
+    pids = pids or {}
+    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     timings: dict[str, list[float]] = {name: [] for name in urls}
     clients = {name: httpx.Client(timeout=30) for name in urls}
     try:
@@ -205,7 +223,12 @@ def sequential_ms(
     finally:
         for client in clients.values():
             client.close()
-    return {name: statistics.median(values[5:] or values) for name, values in timings.items()}
+    cpu = {
+        name: (cpu_seconds(pid) - cpu_before[name]) * 1000 / len(timings[name])
+        for name, pid in pids.items()
+    }
+    p50 = {name: statistics.median(values[5:] or values) for name, values in timings.items()}
+    return Sequential(p50, cpu)
 
 
 class Bench:
@@ -213,6 +236,7 @@ class Bench:
         self.args, self.url, self.world, self.tmp = args, url, world, tmp
         self.rows: list[Row] = []
         self.processes: list[Process] = []
+        self.pids: dict[str, int] = {}  # url: the process serving it
         # Bookings interleaved across bookers: concurrent bookings are by different people.
         by_booker: dict[str, list[tuple[str, str]]] = {}
         for b in world.bookings:
@@ -245,6 +269,7 @@ class Bench:
         process = self.start(name, argv, self.env(tree, **extra), tree)
         url = f"http://127.0.0.1:{port}/graphql"
         wait_ready(url, process)
+        self.pids[url] = process.handle.pid
         return url
 
     def floor(self) -> str:
@@ -253,6 +278,7 @@ class Bench:
         process = self.start("floor", argv, self.env(ROOT), ROOT)
         url = f"http://127.0.0.1:{port}/graphql"
         wait_ready(url, process)
+        self.pids[url] = process.handle.pid
         return url
 
     def stop_all(self) -> None:
@@ -285,23 +311,33 @@ class Bench:
         size = len(answers["floor"])
         script = post_script(self.tmp / "list.lua", self.world.lister_token, body)
         rps: dict[str, list[float]] = {n: [] for n in urls}
+        cpu: dict[str, list[float]] = {n: [] for n in urls}
         for _ in range(self.args.rounds):  # A/B/A/B: drift on the shared machine hits both
             for name, url in urls.items():
+                began = cpu_seconds(self.pids[url])
                 out = wrk(url, script, seconds=self.args.seconds, connections=8)
                 rps[name].append(requests_per_second(out))
+                done = re.search(r"(\d+) requests in", out)
+                count = int(done.group(1)) if done else 0
+                cpu[name].append((cpu_seconds(self.pids[url]) - began) * 1000 / max(count, 1))
+        pids = {n: self.pids[u] for n, u in urls.items()}
         seq = sequential_ms(
-            urls, {n: [(self.world.lister_token, body)] * 100 for n in urls}, "edges"
+            urls, {n: [(self.world.lister_token, body)] * 100 for n in urls}, "edges", pids
         )
         floor = statistics.median(rps["floor"])
+        floor_cpu = statistics.median(cpu["floor"])
         row = Row(f"myInterviews(first: 20), {size} B: req/s vs floor", ">= 0.50 of floor")
+        cpu_row = Row("  its server CPU per request under wrk", "(floor / this)")
         for name in urls:
-            mine = statistics.median(rps[name])
+            mine, mine_cpu = statistics.median(rps[name]), statistics.median(cpu[name])
             runs = "/".join(f"{v:.0f}" for v in rps[name])
             ratio = "" if name == "floor" else f" = {mine / floor:.2f}"
             row.measured[name] = f"{runs} req/s{ratio}"
-        self.rows.append(row)
-        seq_row = Row("myInterviews sequential p50", "(floor side by side)")
-        seq_row.measured = {n: f"{v:.1f} ms" for n, v in seq.items()}
+            ratio = "" if name == "floor" else f" = {floor_cpu / mine_cpu:.2f}"
+            cpu_row.measured[name] = f"{mine_cpu:.1f} ms{ratio}"
+        self.rows += [row, cpu_row]
+        seq_row = Row("myInterviews sequential p50; server CPU/request", "(floor side by side)")
+        seq_row.measured = {n: f"{v:.1f} ms; {seq.cpu_ms[n]:.1f} ms" for n, v in seq.p50_ms.items()}
         self.rows.append(seq_row)
         self.stop_all()
 
@@ -311,14 +347,17 @@ class Bench:
             {"query": SLOTS_QUERY, "variables": {"id": self.world.slots_interview_id}}
         )
         token = self.world.slots_token
-        p50 = sequential_ms(urls, {n: [(token, slots_body)] * 200 for n in urls}, "days")
-        row = Row("availableSlots p50 (50 windows, 8x200 bookings)", "<= 10 ms")
-        row.measured = {n: f"{v:.1f} ms" for n, v in p50.items()}
+        pids = {n: self.pids[u] for n, u in urls.items()}
+        slots = sequential_ms(urls, {n: [(token, slots_body)] * 200 for n in urls}, "days", pids)
+        row = Row("availableSlots p50 (50 windows, 8x200); CPU/req", "<= 10 ms")
+        row.measured = {n: f"{v:.1f} ms; {slots.cpu_ms[n]:.1f} ms" for n, v in slots.p50_ms.items()}
         self.rows.append(row)
         batches = {n: [self.bookings.pop() for _ in range(60)] for n in urls}
-        booked = sequential_ms(urls, batches, '"BOOKED"')
-        row = Row("bookInterview sequential p50", "(side by side)")
-        row.measured = {n: f"{v:.1f} ms" for n, v in booked.items()}
+        booked = sequential_ms(urls, batches, '"BOOKED"', pids)
+        row = Row("bookInterview sequential p50; server CPU/request", "(side by side)")
+        row.measured = {
+            n: f"{v:.1f} ms; {booked.cpu_ms[n]:.1f} ms" for n, v in booked.p50_ms.items()
+        }
         self.rows.append(row)
         self.stop_all()
         counts = {name: self.count_statements(tree) for name, tree in self.trees().items()}
