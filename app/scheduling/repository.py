@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
     Uuid,
     and_,
+    bindparam,
     cast,
     delete,
     func,
@@ -284,6 +287,46 @@ async def members_with_calendar_events(
     return {user_id for user_id in rows if user_id is not None}
 
 
+@functools.cache
+def _slot_inputs_statement(*, postgres: bool) -> CompoundSelect[Any]:
+    """Built once per dialect, with bound parameters: building it took as long as running it."""
+    interview_id = bindparam("interview_id", type_=Uuid())
+    members = select(Participant.user_id).where(
+        Participant.interview_id == interview_id, Participant.user_id.is_not(None)
+    )
+    people: CompoundSelect[tuple[uuid.UUID | None]] = union(
+        members, select(bindparam("candidate_id", type_=Uuid()))
+    )
+    window = aliased(AvailabilityWindow)
+    held = SlotReservation
+    overlaps: ColumnElement[bool]
+    if postgres:
+        overlaps = func.tstzrange(held.starts_at, held.ends_at, "[)").op("&&")(
+            func.tstzrange(window.starts_at, window.ends_at, "[)")
+        )
+    else:
+        overlaps = and_(held.starts_at < window.ends_at, held.ends_at > window.starts_at)
+    no_time = cast(null(), AvailabilityWindow.starts_at.type)
+    no_user = cast(null(), Uuid())
+    return union_all(
+        select(
+            literal("w").label("kind"),
+            AvailabilityWindow.starts_at.label("starts_at"),
+            AvailabilityWindow.ends_at.label("ends_at"),
+            no_user.label("user_id"),
+        ).where(AvailabilityWindow.interview_id == interview_id),
+        select(literal("m"), no_time, no_time, Participant.user_id).where(
+            Participant.interview_id == interview_id, Participant.user_id.is_not(None)
+        ),
+        select(literal("b"), held.starts_at, held.ends_at, no_user)
+        .join(window, and_(window.interview_id == interview_id, overlaps))
+        .where(held.user_id.in_(people), held.interview_id != interview_id),
+        select(literal("c"), no_time, no_time, CalendarConnection.user_id).where(
+            CalendarConnection.user_id.in_(members)
+        ),
+    )
+
+
 @dataclass(frozen=True)
 class SlotInputs:
     """What the free slots of one interview are computed from."""
@@ -305,45 +348,13 @@ async def slot_inputs(
     is written as the exclusion constraint's range (user_id, tstzrange) so its GiST index
     answers it.
     """
-    members = select(Participant.user_id).where(
-        Participant.interview_id == interview_id, Participant.user_id.is_not(None)
-    )
-    people: CompoundSelect[tuple[uuid.UUID | None]] = union(
-        members, select(literal(candidate_id, Uuid()))
-    )
-    window = aliased(AvailabilityWindow)
-    held = SlotReservation
-    overlaps: ColumnElement[bool]
-    if is_postgres(session):
-        overlaps = func.tstzrange(held.starts_at, held.ends_at, "[)").op("&&")(
-            func.tstzrange(window.starts_at, window.ends_at, "[)")
-        )
-    else:
-        overlaps = and_(held.starts_at < window.ends_at, held.ends_at > window.starts_at)
-    no_time = cast(null(), AvailabilityWindow.starts_at.type)
-    no_user = cast(null(), Uuid())
-    statement = union_all(
-        select(
-            literal("w").label("kind"),
-            AvailabilityWindow.starts_at.label("starts_at"),
-            AvailabilityWindow.ends_at.label("ends_at"),
-            no_user.label("user_id"),
-        ).where(AvailabilityWindow.interview_id == interview_id),
-        select(literal("m"), no_time, no_time, Participant.user_id).where(
-            Participant.interview_id == interview_id, Participant.user_id.is_not(None)
-        ),
-        select(literal("b"), held.starts_at, held.ends_at, no_user)
-        .join(window, and_(window.interview_id == interview_id, overlaps))
-        .where(held.user_id.in_(people), held.interview_id != interview_id),
-        select(literal("c"), no_time, no_time, CalendarConnection.user_id).where(
-            CalendarConnection.user_id.in_(members)
-        ),
-    )
+    statement = _slot_inputs_statement(postgres=is_postgres(session))
+    params = {"interview_id": interview_id, "candidate_id": candidate_id}
     windows: list[TimeRange] = []
     busy: list[TimeRange] = []
     member_ids: set[uuid.UUID] = set()
     calendars = False
-    for kind, starts_at, ends_at, user_id in await session.execute(statement):
+    for kind, starts_at, ends_at, user_id in await session.execute(statement, params):
         match kind:
             case "w":
                 windows.append(TimeRange(starts_at, ends_at))

@@ -182,8 +182,30 @@ def stored(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
             return None
         return relocked if lock else interview
 
+    async def interview_in_context(
+        session: Any, interview_id: uuid.UUID, *, lock: bool
+    ) -> tuple[Interview, Proposal, Project] | None:
+        # One statement joins the three (the lock: proposal and interview, read afresh).
+        assert session is SESSION
+        calls.append(("interview in context", interview_id, lock))
+        if interview_id != interview.id or interview.proposal_id != applied.id:
+            return None
+        return (relocked if lock else interview), applied, of
+
+    async def get_interview_in_context(
+        session: Any, interview_id: uuid.UUID
+    ) -> tuple[Interview, Proposal, Project] | None:
+        return await interview_in_context(session, interview_id, lock=False)
+
+    async def lock_interview_in_context(
+        session: Any, interview_id: uuid.UUID
+    ) -> tuple[Interview, Proposal, Project] | None:
+        return await interview_in_context(session, interview_id, lock=True)
+
     monkeypatch.setattr(repository, "get_proposal_and_project", get_proposal_and_project)
     monkeypatch.setattr(repository, "get_interview", get_interview)
+    monkeypatch.setattr(repository, "get_interview_in_context", get_interview_in_context)
+    monkeypatch.setattr(repository, "lock_interview_in_context", lock_interview_in_context)
     return {
         "project": of,
         "proposal": applied,
@@ -230,15 +252,11 @@ async def test_an_interview_is_found_only_by_who_may_see_it_and_relocked(
         applied,
         stored["project"],
     )
-    assert stored["calls"] == [("interview", interview.id, False), ("proposal", applied.id, False)]
+    assert stored["calls"] == [("interview in context", interview.id, False)]
     stored["calls"].clear()
     locked = await scheduling_access.interview_for(SESSION, candidate, interview.id, lock=True)
     assert locked.interview is stored["relocked"], "read again under the proposal's lock"
-    assert stored["calls"] == [
-        ("interview", interview.id, False),
-        ("proposal", applied.id, True),
-        ("interview", interview.id, True),
-    ]
+    assert stored["calls"] == [("interview in context", interview.id, True)]
     for viewer, interview_id in [
         (Viewer(user(Role.CANDIDATE, id=PEOPLE[1])), interview.id),
         (candidate, uuid.uuid4()),

@@ -10,8 +10,6 @@ from typing import Any
 import pytest
 
 from app.models import (
-    CalendarConnection,
-    ConnectionState,
     Interview,
     InterviewStatus,
     Participant,
@@ -25,7 +23,6 @@ from app.notifications.facts import InterviewFacts, MailIntent, _uuid, supersede
 from app.notifications.ical import Person
 from app.notifications.kinds import InviteMethod, MessageKind
 from app.notifications.service import Recipient
-from app.scheduling import audience as audience_module
 from app.scheduling import repository
 from app.scheduling.audience import Audience, load_audience
 
@@ -230,40 +227,31 @@ async def test_load_audience_asks_who_holds_the_event_only_when_cancelling_a_boo
         assert s is session and interview_id == interview.id
         return participants
 
-    async def users_by_ids(s: Any, ids: set[uuid.UUID]) -> dict[uuid.UUID, User]:
+    async def users_and_connected(
+        s: Any, ids: set[uuid.UUID]
+    ) -> tuple[dict[uuid.UUID, User], set[uuid.UUID]]:
         assert s is session
         asked.append(("users", set(ids)))
-        return {i: everyone[i] for i in ids}
+        # Connected calendars now (a broken one is not): the requester's, who takes no part,
+        # and the member's who connected after the booking.
+        return {i: everyone[i] for i in ids}, {later.id, requester.id}
 
     async def members_with_calendar_events(s: Any, interview_id: uuid.UUID) -> set[uuid.UUID]:
         assert s is session and interview_id == interview.id
         asked.append("events")
         return {member.id}
 
-    async def connections_of_users(*, session: Any, user_ids: list[uuid.UUID]) -> list[Any]:
-        assert session is session_
-        asked.append(("connections", list(user_ids)))
-        return [
-            CalendarConnection(user_id=later.id, state=ConnectionState.CONNECTED),
-            CalendarConnection(user_id=member.id, state=ConnectionState.BROKEN),
-        ]
-
-    session_ = session
     monkeypatch.setattr(repository, "participants_of", participants_of)
-    monkeypatch.setattr(repository, "users_by_ids", users_by_ids)
+    monkeypatch.setattr(repository, "users_and_connected", users_and_connected)
     monkeypatch.setattr(repository, "members_with_calendar_events", members_with_calendar_events)
-    monkeypatch.setattr(audience_module, "connections_of_users", connections_of_users)
 
     told = await load_audience(session, interview, proposal, project)
-    assert told.calendar_member_ids == frozenset({later.id}), "connected now, broken excluded"
+    assert told.calendar_member_ids == frozenset({later.id}), "members connected now"
     assert (told.interview, told.proposal, told.project) == (interview, proposal, project)
     assert (told.candidate, told.account_manager, told.requester) == (candidate, manager, requester)
     assert told.participants == participants
     assert told.members == [later, member]
-    assert asked == [
-        ("users", {member.id, later.id, candidate.id, manager.id, requester.id}),
-        ("connections", sorted([member.id, later.id])),
-    ]
+    assert asked == [("users", {member.id, later.id, candidate.id, manager.id, requester.id})]
     asked.clear()
     cancelling = await load_audience(session, interview, proposal, project, cancelling=True)
     assert cancelling.calendar_member_ids == frozenset({member.id}), "who holds the event"
