@@ -27,6 +27,7 @@ from app.schema.context import Info
 from app.schema.ids import try_parse_id
 from app.schema.organizations import Organization
 from app.schema.permissions import IsAuthenticated
+from app.schema.prefetch import prefetch_interviews, selected_below
 from app.schema.types import Interview, Project, Proposal, ProposalStatus, User
 
 strawberry.enum(DomainAttentionReason)
@@ -179,7 +180,7 @@ class BrowsingQuery:
         self, info: Info, first: int | None = 20, after: str | None = None
     ) -> Connection[AttentionItem]:
         query = attention_query(viewer=info.context.require_viewer())
-        return await query_connection(
+        page = await query_connection(
             info,
             query,
             NEWEST_REQUESTS,
@@ -187,3 +188,6 @@ class BrowsingQuery:
             after=after,
             node=lambda row: AttentionItem(interview=Interview.of(row)),
         )
+        wanted = selected_below(info, "edges", "node", "interview")
+        await prefetch_interviews(info, [edge.node.interview for edge in page.edges], wanted)
+        return page
