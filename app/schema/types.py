@@ -11,6 +11,7 @@ import strawberry
 from app import models
 from app.models import ParticipantKind as DomainParticipantKind
 from app.models import SyncState as DomainSyncState
+from app.notifications.inapp import in_app_text_of
 from app.pagination import page_size
 from app.schema.calendars import CalendarConnection, own_connections
 from app.schema.connections import Connection
@@ -356,9 +357,18 @@ class Application:
     )
 
 
+async def in_app_message(info: Info, notification: models.Notification) -> str:
+    ctx = info.context
+    reader = ctx.require_viewer().user
+    async with ctx.db() as session:
+        return await in_app_text_of(session, notification, reader=reader, settings=ctx.settings)
+
+
 @strawberry.type
 class Notification(Node):
     model: strawberry.Private[models.Notification]
+    # Written for the reader when the page was read (app.notifications.inapp).
+    text: strawberry.Private[str | None] = None
 
     @strawberry.field
     def id(self) -> strawberry.ID:
@@ -368,9 +378,13 @@ class Notification(Node):
     def kind(self) -> str:
         return self.model.kind
 
-    @strawberry.field
-    def message(self) -> str:
-        return self.model.message
+    @strawberry.field(
+        description="Written for you when read: your time zone, the current times and link."
+    )
+    async def message(self, info: Info) -> str:
+        if self.text is not None:
+            return self.text
+        return await in_app_message(info, self.model)
 
     @strawberry.field
     def read(self) -> bool:
