@@ -22,8 +22,8 @@ from app.notifications.facts import MailIntent, load_interview_facts
 from app.notifications.inapp import in_app_text
 from app.notifications.kinds import MessageKind as K
 from app.notifications.mail import render_mail
-from app.notifications.wording import span
 from app.notifications.text import when
+from app.notifications.wording import span
 from tests.conftest import Clock
 from tests.notifications.story import GUEST, Story, tell_story
 
@@ -97,7 +97,7 @@ def _address(story: Story, reader: str) -> tuple[str, User | None]:
 
 def _about(story: Story, kind: str) -> Interview | None:
     """Which interview a kind's message is about in the story."""
-    return {
+    about: dict[str, Interview | None] = {
         K.INTERVIEW_REQUESTED: story.first,
         K.ADDED_TO_INTERVIEW: story.first,
         K.REQUEST_SENT: story.first,
@@ -109,7 +109,8 @@ def _about(story: Story, kind: str) -> Interview | None:
         K.INTERVIEW_RESCHEDULED: story.second,
         K.INTERVIEW_CANCELLED: story.second,
         K.CANDIDATE_HIRED: None,
-    }[kind]
+    }
+    return about[kind]
 
 
 async def _read(
@@ -188,7 +189,7 @@ async def test_each_message_reads_right_to_its_reader(
         "manager": "Ann Manager (account manager)",
         "candidate": "Cora Candidate (candidate)",
     }
-    actor = {
+    actors: dict[str, str | None] = {
         K.INTERVIEW_REQUESTED: "member",
         K.ADDED_TO_INTERVIEW: "member",
         K.REQUEST_SENT: "member",
@@ -200,7 +201,8 @@ async def test_each_message_reads_right_to_its_reader(
         K.INTERVIEW_RESCHEDULED: "manager",
         K.INTERVIEW_CANCELLED: "candidate",
         K.CANDIDATE_HIRED: "member",
-    }[kind]
+    }
+    actor = actors[kind]
 
     for zone in ZONES:
         read = await _read(session, settings, story, row, zone, user)
@@ -315,10 +317,10 @@ def _calendar(read: Read, method: str, interview: Interview, *, expect: bool) ->
     [event] = calendar.walk("VEVENT")
     assert str(calendar["METHOD"]) == method
     assert str(event["UID"]) == f"interview-{interview.id}@roundtable"
-    assert int(event["SEQUENCE"]) == interview.ical_sequence
+    assert int(str(event["SEQUENCE"])) == interview.ical_sequence
 
 
-LINKS = {
+LINKS: dict[tuple[str, str], tuple[str, str, str]] = {
     # kind, reader -> (label, interview, scope); None: no link of ours (nothing to act on)
     (K.INTERVIEW_REQUESTED, "candidate"): ("Select an interview time", "first", "CANDIDATE"),
     (K.TIMES_UPDATED, "candidate"): ("Select an interview time", "first", "CANDIDATE"),
