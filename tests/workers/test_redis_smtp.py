@@ -110,7 +110,9 @@ async def test_booking_and_cancellation_invites_arrive_and_parse(
     background.wake()
     await eventually(all_done(engine), what="the cancellation delivered")
     messages = smtp.handler.messages()
-    [cancel] = mails_to(messages, side.candidate.email, "cancelled your interview")
+    [cancel] = mails_to(
+        messages, side.candidate.email, f"{side.organization.name} cancelled your interview"
+    )
     calendar = invite_of(cancel)
     event = calendar.events[0]
     assert calendar["METHOD"] == "CANCEL"
@@ -119,7 +121,7 @@ async def test_booking_and_cancellation_invites_arrive_and_parse(
     assert event["STATUS"] == "CANCELLED"
     assert event.DTSTART.astimezone(UTC) == booked.booked_start
     assert "Reason given: the role was filled" in cancel.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    [guest_cancel] = mails_to(messages, GUEST, "cancelled the interview")
+    [guest_cancel] = mails_to(messages, GUEST, f"{side.member.name} cancelled the interview")
     assert invite_of(guest_cancel)["METHOD"] == "CANCEL"
 
 
