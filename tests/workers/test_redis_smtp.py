@@ -26,7 +26,9 @@ GUEST = "guest@outside.example"
 
 def mails_to(messages: list[EmailMessage], address: str, subject_start: str) -> list[EmailMessage]:
     return [
-        m for m in messages if m["To"] == address and str(m["Subject"]).startswith(subject_start)
+        m
+        for m in messages
+        if m["To"] == address and str(m["Subject"]).strip().startswith(subject_start)
     ]
 
 
