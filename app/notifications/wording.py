@@ -157,7 +157,7 @@ def _changes(body: Body, m: Message) -> None:
     body.changes = [
         *(f"added {span(*s, tz)}" for s in c.added),
         *(f"removed {span(*s, tz)}" for s in c.removed),
-        *(f"moved {span(*a, tz)} to {span(*b, tz)}" for a, b in c.moved),
+        *(f"moved {span(*a, tz)}, now {span(*b, tz)}" for a, b in c.moved),
     ]
     body.changes_title = "What changed:" if body.changes else ""
 
@@ -249,7 +249,7 @@ def _times_updated(m: Message) -> Body:
             subject=f"New times for your interview with {f.organization}: choose a time "
             f"({_tag(f)})",
             paragraphs=[
-                f"{who(m)} changed the times offered for your {_round(f)}{because}.",
+                f"{who(m)} changed the times offered for your interview ({_round(f)}){because}.",
                 "Next step: choose a time from the times now offered.",
             ],
             links=_link(m, SELECT_LABEL),
@@ -310,7 +310,7 @@ def _booked(m: Message) -> Body:
             subject=f"Interview booked with {f.organization}: {when(booking[0], m.time_zone)} "
             f"({_tag(f)})",
             paragraphs=[
-                f"{who(m)} booked your {_round(f)} at {f.organization}.",
+                f"{who(m)} booked your interview with {f.organization} ({_round(f)}).",
                 f"When: {at}",
                 "Next step: join at the time with the link below; the attached invitation adds "
                 "it to your calendar. If you can no longer attend, cancel it as soon as "
@@ -368,8 +368,12 @@ def _cancelled(m: Message) -> Body:
         paragraphs = [f"{who(m)} cancelled {your} ({_round(f)}).", *_reason(m), nxt]
         return Body(subject=subject, paragraphs=paragraphs)
     verb = "You" if m.reader_acted else m.actor.name
-    subject = f"{verb} cancelled the interview with {candidate} ({_tag(f)})"
-    paragraphs = [f"{who(m)} cancelled {what} with {candidate} ({_round(f)}).", *_reason(m)]
+    if actor_is_candidate:
+        subject = f"{candidate} cancelled their interview ({_tag(f)})"
+        paragraphs = [f"{who(m)} cancelled {what} ({_round(f)}).", *_reason(m)]
+    else:
+        subject = f"{verb} cancelled the interview with {candidate} ({_tag(f)})"
+        paragraphs = [f"{who(m)} cancelled {what} with {candidate} ({_round(f)}).", *_reason(m)]
     if m.role is ReaderRole.MANAGER:
         paragraphs.append(
             f"Next step: contact {candidate} to find another time, and ask the hiring team "
@@ -384,7 +388,12 @@ def _cancelled(m: Message) -> Body:
     else:
         paragraphs.append(
             f"Next step: to meet {candidate} again, schedule a new interview from their "
-            f"proposal (Schedule Interview); {manager} (account manager) was told."
+            f"proposal (Schedule Interview); {manager} (account manager) was told"
+            + (
+                f" and will contact {candidate} to find another time."
+                if actor_is_candidate
+                else "."
+            )
         )
     return Body(subject=subject, paragraphs=paragraphs)
 
@@ -412,8 +421,7 @@ def _rescheduled(m: Message) -> Body:
         candidate = _candidate_name(m)
         verb = "You" if m.reader_acted else m.actor.name
         body = Body(
-            subject=f"{verb} rescheduled the interview with {candidate}: the interview of "
-            f"{old_short} is cancelled ({_tag(f)})",
+            subject=f"{verb} rescheduled the interview with {candidate} ({_tag(f)})",
             paragraphs=[
                 f"{who(m)} rescheduled {_round(f)} with {candidate}: the interview of "
                 f"{old_text} is cancelled and new times are offered.",

@@ -8,7 +8,7 @@ cancellation by the candidate, a second round booked, and a hire that cancels it
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,6 +34,7 @@ class Story:
     second: Interview  # round 1 again at new times: booked, then cancelled by the candidate
     third: Interview  # round 2: booked, then cancelled by the hire
     rows: list[OutboxMessage]
+    requested_at: datetime  # the story's clock
 
     @property
     def side(self) -> Side:
@@ -186,4 +187,4 @@ async def tell_story(session: AsyncSession, settings: Settings, clock: Clock) ->
     for interview in (first, second, third):
         await session.refresh(interview)
     await session.commit()
-    return Story(world, first, second, third, rows)
+    return Story(world, first, second, third, rows, clock.now)

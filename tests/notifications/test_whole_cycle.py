@@ -308,7 +308,7 @@ async def _run(cycle: Cycle, who: dict[str, str], clock: Clock) -> None:
         _assert_who(read, key, "member", who)
         old = before["windows"][1]
         new_windows = facts["windows"]
-        moved = f"moved {span(_when(old['start']), _when(old['end']), zone)} to "
+        moved = f"moved {span(_when(old['start']), _when(old['end']), zone)}, now "
         moved += span(_when(new_windows[1]["start"]), _when(new_windows[1]["end"]), zone)
         assert moved in read.text, read.text
         added = span(_when(new_windows[2]["start"]), _when(new_windows[2]["end"]), zone)

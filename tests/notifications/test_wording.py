@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from email.message import EmailMessage
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -25,6 +27,7 @@ from app.notifications.mail import render_mail
 from app.notifications.text import when
 from app.notifications.wording import span
 from tests.conftest import Clock
+from tests.factories import local_windows
 from tests.notifications.story import GUEST, Story, tell_story
 
 # A :45 zone, a :30 zone west of UTC, and a whole-hour zone with DST.
@@ -255,6 +258,17 @@ def _html_escape(line: str) -> str:
     return html.escape(line)
 
 
+def _ny(day: datetime, start: str, end: str, zone: str) -> str:
+    """A New York window on the team's local date of `day`, as the reader's zone shows it."""
+    [window] = local_windows(day, "America/New_York", [(start, end)])
+    ny = ZoneInfo("America/New_York")
+    return span(
+        datetime.fromisoformat(window.start).replace(tzinfo=ny),
+        datetime.fromisoformat(window.end).replace(tzinfo=ny),
+        zone,
+    )
+
+
 def _what_changed(story: Story, kind: str, reader: str, read: Read, zone: str) -> None:
     body = read.text
     first, second, third = story.first, story.second, story.third
@@ -266,8 +280,15 @@ def _what_changed(story: Story, kind: str, reader: str, read: Read, zone: str) -
             added = [c for c in changes if c.startswith("added ")]
             removed = [c for c in changes if c.startswith("removed ")]
             assert len(moved) == len(added) == len(removed) == 1, changes
-            # The moved window: 14:00-15:00 New York to 15:00-16:00 the same day.
-            assert " to " in moved[0] and zone in moved[0]
+            # As the story edits: day 3 14:00-15:00 moved to 15:00-16:00 (New York), day 4
+            # 10:00-11:00 added, day 5 09:00-10:00 removed.
+            day3, day4, day5 = (story.requested_at + timedelta(days=n) for n in (3, 4, 5))
+            assert moved == [
+                f"moved {_ny(day3, '14:00', '15:00', zone)}, now "
+                f"{_ny(day3, '15:00', '16:00', zone)}"
+            ]
+            assert added == [f"added {_ny(day4, '10:00', '11:00', zone)}"]
+            assert removed == [f"removed {_ny(day5, '09:00', '10:00', zone)}"]
         case K.INTERVIEW_BOOKED:
             assert first.booked_start and first.booked_end
             assert f"When: {span(first.booked_start, first.booked_end, zone)}" in body
