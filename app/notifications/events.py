@@ -31,6 +31,7 @@ class Actor:
     name: str
     role: str
     id: uuid.UUID | None = None
+    email: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ class Event:
 
 
 def actor_of(user: User) -> Actor:
-    return Actor(name=user.name, role=user.role.value, id=user.id)
+    return Actor(name=user.name, role=user.role.value, id=user.id, email=user.email)
 
 
 def system_actor() -> Actor:
@@ -120,6 +121,7 @@ def to_json(event: Event) -> dict[str, Any]:
             "name": event.actor.name,
             "role": event.actor.role,
             "id": str(event.actor.id) if event.actor.id else None,
+            "email": event.actor.email,
         },
         "changes": {
             "added": [_span_json(s) for s in c.added],
@@ -160,6 +162,7 @@ def from_json(data: dict[str, Any] | None) -> Event | None:
             name=str(actor.get("name") or "Roundtable"),
             role=str(actor.get("role") or SYSTEM),
             id=_id(actor.get("id")),
+            email=actor.get("email"),
         ),
         changes=WindowChanges(added=spans("added"), removed=spans("removed"), moved=moved),
         cancelled_booking=_span(data.get("cancelled_booking")),

@@ -237,13 +237,6 @@ async def load_reader(session: AsyncSession, user_id: uuid.UUID | None) -> Reade
     return Reader(None, None) if row is None else Reader(row[0], row[1])
 
 
-async def recipient_name(session: AsyncSession, user_id: uuid.UUID | None) -> str | None:
-    if user_id is None:
-        return None
-    name: str | None = await session.scalar(select(User.name).where(User.id == user_id))
-    return name
-
-
 def superseded(intent: MailIntent, facts: InterviewFacts | None) -> str | None:
     """Why a mail should no longer go out, if it should not.
 

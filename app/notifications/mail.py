@@ -93,6 +93,9 @@ def _reply_to(intent: MailIntent, facts: InterviewFacts | None) -> str | None:
         return _address(manager)
     if facts is not None and facts.requester.email != intent.to:
         return _address(facts.requester)
+    actor = intent.event.actor if intent.event is not None else None
+    if facts is None and actor is not None and actor.email and actor.email != intent.to:
+        return _address(Person(actor.email, actor.name))  # a hire: whoever made it
     return None
 
 

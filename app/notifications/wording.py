@@ -479,7 +479,7 @@ def _hired(m: Message) -> Body:
     if m.role is ReaderRole.MANAGER:
         paragraphs.append(f"Next step: contact {candidate} about the offer.")
     elif m.role is ReaderRole.INVITEE:
-        paragraphs.append("Next step: none; the attached update takes it out of your calendar.")
+        paragraphs.append("Next step: none for you.")
     else:
         paragraphs.append(
             f"Next step: {manager} (account manager) takes the offer forward with {candidate}."

@@ -584,6 +584,12 @@ async def hire_candidate(
             }
     for interview in coming if not cancelling else []:
         audiences.append(await load_audience(session, interview, proposal, project))
+    # Those who interviewed the candidate hear of the hire too (members, not invitees).
+    interviewed: list[Recipient] = []
+    for interview in booked:
+        if interview.booked_end is not None and interview.booked_end <= now:
+            past = await load_audience(session, interview, proposal, project)
+            interviewed += [*past.members_r(), past.requester_r()]
     people = await repository.users_by_ids(
         session, {project.account_manager_id, proposal.candidate_id}
     )
@@ -591,7 +597,7 @@ async def hire_candidate(
     organization = await session.get(Organization, project.organization_id)
     first_cancelled = cancelling[0] if cancelling else None
     first_kept = coming[0] if coming and not cancelling else None
-    team = [r for audience in audiences for r in audience.team_r()]
+    team = [r for audience in audiences for r in audience.team_r()] + interviewed
     if viewer.role is Role.HIRING_MEMBER:
         team.insert(0, user_recipient(viewer.user))
     tell(
