@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from app.models import Role, User
+from app.models import User
 
 SYSTEM = "SYSTEM"  # Roundtable itself (reminders)
 
@@ -178,7 +178,3 @@ def from_json(data: dict[str, Any] | None) -> Event | None:
         manager_name=data.get("manager_name"),
         manager_email=data.get("manager_email"),
     )
-
-
-def is_role(actor: Actor, role: Role) -> bool:
-    return actor.role == role.value

@@ -8,174 +8,34 @@ notification read a week later say the same, with the current link and names.
 
 from __future__ import annotations
 
-import enum
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from app.models import Role
-from app.notifications.events import SYSTEM, Actor, Event, Span, system_actor
-from app.notifications.facts import InterviewFacts
 from app.notifications.kinds import MessageKind
 from app.notifications.text import when
+from app.notifications.words import (
+    BOOKED_LABEL,
+    JOIN_LABEL,
+    SELECT_LABEL,
+    VIEW_LABEL,
+    Body,
+    Message,
+    ReaderRole,
+    add_changes,
+    add_offered,
+    booking_of,
+    candidate_name,
+    manager_name,
+    organization_of,
+    own_link,
+    reason_lines,
+    round_text,
+    span,
+    tag,
+    who,
+)
 
-SELECT_LABEL = "Select an interview time"
-VIEW_LABEL = "View the interview"
-BOOKED_LABEL = "View or cancel your interview"
-JOIN_LABEL = "Join the interview"
-
-
-class ReaderRole(enum.StrEnum):
-    CANDIDATE = "CANDIDATE"
-    TEAM = "TEAM"  # a hiring member (the requester or a participant)
-    INVITEE = "INVITEE"  # known by email only: reads the team's zone
-    MANAGER = "MANAGER"  # the project's account manager
-
-
-@dataclass
-class Body:
-    subject: str
-    paragraphs: list[str] = field(default_factory=list)
-    changes: list[str] = field(default_factory=list)
-    changes_title: str = "What changed:"
-    times: list[str] = field(default_factory=list)
-    times_title: str = ""
-    links: list[tuple[str, str]] = field(default_factory=list)  # (label, url)
-
-    def in_app(self) -> str:
-        """The in-app text: the same words as the mail, on one line."""
-        parts = list(self.paragraphs)
-        if self.changes:
-            parts.append(self.changes_title + " " + "; ".join(self.changes) + ".")
-        parts += [f"{label}: {url}" for label, url in self.links]
-        return " ".join(parts)
-
-
-@dataclass(frozen=True)
-class Message:
-    kind: str
-    reader_id: uuid.UUID | None  # None: an invitee
-    reader_email: str
-    time_zone: str  # the reader's, valid
-    facts: InterviewFacts | None
-    event: Event | None
-    link: str | None = None  # the reader's signed link (app.links), if the message has one
-
-    @property
-    def actor(self) -> Actor:
-        return self.event.actor if self.event is not None else system_actor()
-
-    @property
-    def role(self) -> ReaderRole:
-        f, e = self.facts, self.event
-        candidate_id = f.candidate_id if f else (e.candidate_id if e else None)
-        manager_id = f.manager_id if f else (e.manager_id if e else None)
-        if self.reader_id is not None and self.reader_id == candidate_id:
-            return ReaderRole.CANDIDATE
-        if f is not None and self.reader_email == f.candidate.email:
-            return ReaderRole.CANDIDATE
-        if self.reader_id is not None and self.reader_id == manager_id:
-            return ReaderRole.MANAGER
-        if self.reader_id is None:
-            return ReaderRole.INVITEE
-        return ReaderRole.TEAM
-
-    @property
-    def reader_acted(self) -> bool:
-        return self.reader_id is not None and self.reader_id == self.actor.id
-
-
-def span(start: datetime, end: datetime, tz_name: str) -> str:
-    tz = ZoneInfo(tz_name)
-    local_end = end.astimezone(tz)
-    if local_end.utcoffset() == start.astimezone(tz).utcoffset():
-        return f"{when(start, tz_name)} to {local_end:%H:%M}"
-    # The clocks change during the slot ("01:30 to 01:00" alone would read as negative).
-    return f"{when(start, tz_name)} to {local_end:%H:%M} (UTC{local_end:%z})"
-
-
-def _role_label(actor: Actor, organization: str) -> str:
-    if actor.role == Role.CANDIDATE.value:
-        return "candidate"
-    if actor.role == Role.HIRING_MEMBER.value:
-        return f"hiring team, {organization}" if organization else "hiring team"
-    if actor.role == Role.ACCOUNT_MANAGER.value:
-        return "account manager"
-    if actor.role == Role.ADMIN.value:
-        return "Roundtable admin"
-    return "automatic"
-
-
-def who(m: Message, *, capital: bool = True) -> str:
-    """Who acted, as the reader knows them: "You", or a name with its role."""
-    actor = m.actor
-    if m.reader_acted:
-        return "You" if capital else "you"
-    if actor.role == SYSTEM:
-        return "Roundtable"
-    return f"{actor.name} ({_role_label(actor, _organization(m))})"
-
-
-def _organization(m: Message) -> str:
-    if m.facts is not None:
-        return m.facts.organization
-    return (m.event.organization if m.event else None) or ""
-
-
-def _candidate_name(m: Message) -> str:
-    if m.facts is not None:
-        return m.facts.candidate.name or m.facts.candidate.email
-    return (m.event.candidate_name if m.event else None) or "the candidate"
-
-
-def _manager_name(m: Message) -> str:
-    if m.facts is not None and m.facts.manager is not None:
-        return m.facts.manager.name or m.facts.manager.email
-    return (m.event.manager_name if m.event else None) or "your account manager"
-
-
-def _round(f: InterviewFacts) -> str:
-    return f"round {f.round} of interviews for {f.project_title}"
-
-
-def _tag(f: InterviewFacts) -> str:
-    return f"{f.project_title}, round {f.round}"
-
-
-def _offered(body: Body, m: Message, title: str = "Times offered") -> None:
-    assert m.facts is not None
-    body.times_title = f"{title}, in your time zone ({m.time_zone}):"
-    body.times = [span(start, end, m.time_zone) for start, end in m.facts.windows]
-
-
-def _changes(body: Body, m: Message) -> None:
-    if m.event is None:
-        return
-    tz, c = m.time_zone, m.event.changes
-    body.changes = [
-        *(f"added {span(*s, tz)}" for s in c.added),
-        *(f"removed {span(*s, tz)}" for s in c.removed),
-        *(f"moved {span(*a, tz)}, now {span(*b, tz)}" for a, b in c.moved),
-    ]
-    body.changes_title = "What changed:" if body.changes else ""
-
-
-def _reason(m: Message) -> list[str]:
-    reason = m.event.reason if m.event else None
-    return [f"Reason given: {reason}"] if reason else []
-
-
-def _link(m: Message, label: str) -> list[tuple[str, str]]:
-    return [(label, m.link)] if m.link else []
-
-
-def _booking(m: Message) -> Span | None:
-    f = m.facts
-    if f is None or f.booked_start is None or f.booked_end is None:
-        return None
-    return f.booked_start, f.booked_end
+__all__ = ["Body", "Message", "ReaderRole", "compose", "span"]
 
 
 # --- one function per kind ---------------------------------------------------------------
@@ -185,29 +45,29 @@ def _requested(m: Message) -> Body:
     f = m.facts
     assert f is not None
     body = Body(
-        subject=f"{f.organization} invites you to an interview: choose a time ({_tag(f)})",
+        subject=f"{f.organization} invites you to an interview: choose a time ({tag(f)})",
         paragraphs=[
-            f"{who(m)} invited you to {_round(f)} at {f.organization}.",
+            f"{who(m)} invited you to {round_text(f)} at {f.organization}.",
             f"Next step: choose a {f.duration_minutes}-minute time that suits you. If none "
-            f"does, say so on the same page and {_manager_name(m)}, your account manager, "
+            f"does, say so on the same page and {manager_name(m)}, your account manager, "
             "will help.",
         ],
-        links=_link(m, SELECT_LABEL),
+        links=own_link(m, SELECT_LABEL),
     )
-    _offered(body, m)
+    add_offered(body, m)
     return body
 
 
 def _added(m: Message) -> Body:
     f = m.facts
     assert f is not None
-    candidate = _candidate_name(m)
+    candidate = candidate_name(m)
     if m.reader_acted:
-        subject = f"Times sent to {candidate} ({_tag(f)})"
-        first = f"You offered {candidate} (candidate) these times for {_round(f)}."
+        subject = f"Times sent to {candidate} ({tag(f)})"
+        first = f"You offered {candidate} (candidate) these times for {round_text(f)}."
     else:
-        subject = f"{m.actor.name} added you to an interview with {candidate} ({_tag(f)})"
-        first = f"{who(m)} added you to {_round(f)} with {candidate} (candidate)."
+        subject = f"{m.actor.name} added you to an interview with {candidate} ({tag(f)})"
+        first = f"{who(m)} added you to {round_text(f)} with {candidate} (candidate)."
     body = Body(
         subject=subject,
         paragraphs=[
@@ -215,27 +75,28 @@ def _added(m: Message) -> Body:
             f"Next step: {candidate} chooses one of these times; you will receive the "
             "calendar invitation once they have booked.",
         ],
-        links=_link(m, VIEW_LABEL),
+        links=own_link(m, VIEW_LABEL),
     )
-    _offered(body, m)
+    add_offered(body, m)
     return body
 
 
 def _request_sent(m: Message) -> Body:
     f = m.facts
     assert f is not None
-    candidate = _candidate_name(m)
+    candidate = candidate_name(m)
     verb = "You" if m.reader_acted else m.actor.name
     body = Body(
-        subject=f"{verb} asked {candidate} for an interview ({_tag(f)}, {f.organization})",
+        subject=f"{verb} asked {candidate} for an interview ({tag(f)}, {f.organization})",
         paragraphs=[
-            f"{who(m)} offered {candidate} (candidate) times for {_round(f)} at {f.organization}.",
+            f"{who(m)} offered {candidate} (candidate) times for {round_text(f)} at "
+            f"{f.organization}.",
             f"Next step: {candidate} chooses a time; you will be told when they book or ask "
             "for other times.",
         ],
-        links=_link(m, VIEW_LABEL),
+        links=own_link(m, VIEW_LABEL),
     )
-    _offered(body, m)
+    add_offered(body, m)
     return body
 
 
@@ -246,37 +107,37 @@ def _times_updated(m: Message) -> Body:
     if m.role is ReaderRole.CANDIDATE:
         because = " in answer to your request for other times" if answering else ""
         body = Body(
-            subject=f"New times for your interview with {f.organization}: choose a time "
-            f"({_tag(f)})",
+            subject=f"New times for your interview with {f.organization}: choose a time ({tag(f)})",
             paragraphs=[
-                f"{who(m)} changed the times offered for your interview ({_round(f)}){because}.",
+                f"{who(m)} changed the times offered for your interview "
+                f"({round_text(f)}){because}.",
                 "Next step: choose a time from the times now offered.",
             ],
-            links=_link(m, SELECT_LABEL),
+            links=own_link(m, SELECT_LABEL),
         )
     else:
-        candidate = _candidate_name(m)
+        candidate = candidate_name(m)
         verb = "You" if m.reader_acted else m.actor.name
         because = f" in answer to {candidate}'s request for other times" if answering else ""
         body = Body(
-            subject=f"{verb} changed the interview times for {candidate} ({_tag(f)})",
+            subject=f"{verb} changed the interview times for {candidate} ({tag(f)})",
             paragraphs=[
                 f"{who(m)} changed the times offered to {candidate} (candidate) for "
-                f"{_round(f)}{because}.",
+                f"{round_text(f)}{because}.",
                 f"Next step: {candidate} has been asked to choose among the times now offered.",
             ],
-            links=_link(m, VIEW_LABEL),
+            links=own_link(m, VIEW_LABEL),
         )
-    _changes(body, m)
-    _offered(body, m, "Times now offered")
+    add_changes(body, m)
+    add_offered(body, m, "Times now offered")
     return body
 
 
 def _alternative(m: Message) -> Body:
     f = m.facts
     assert f is not None
-    candidate = _candidate_name(m)
-    paragraphs = [f"{who(m)} found none of the times offered for {_round(f)} suitable."]
+    candidate = candidate_name(m)
+    paragraphs = [f"{who(m)} found none of the times offered for {round_text(f)} suitable."]
     if f.alternative_message:
         paragraphs.append(f'Their message: "{f.alternative_message}"')
     if m.role is ReaderRole.MANAGER:
@@ -288,43 +149,43 @@ def _alternative(m: Message) -> Body:
     else:
         paragraphs.append(
             f"Next step: offer other times by editing the interview's times (Edit times); "
-            f"{candidate} will be asked to choose again. {_manager_name(m)} (account manager) "
+            f"{candidate} will be asked to choose again. {manager_name(m)} (account manager) "
             "has been told too."
         )
     return Body(
-        subject=f"{candidate} asked for other interview times ({_tag(f)})",
+        subject=f"{candidate} asked for other interview times ({tag(f)})",
         paragraphs=paragraphs,
-        links=_link(m, VIEW_LABEL),
+        links=own_link(m, VIEW_LABEL),
     )
 
 
 def _booked(m: Message) -> Body:
     f = m.facts
     assert f is not None
-    booking = _booking(m)
+    booking = booking_of(m)
     assert booking is not None
     at = span(*booking, m.time_zone)
     join = [(JOIN_LABEL, f.conference_url)] if f.conference_url else []
     if m.role is ReaderRole.CANDIDATE:
         return Body(
             subject=f"Interview booked with {f.organization}: {when(booking[0], m.time_zone)} "
-            f"({_tag(f)})",
+            f"({tag(f)})",
             paragraphs=[
-                f"{who(m)} booked your interview with {f.organization} ({_round(f)}).",
+                f"{who(m)} booked your interview with {f.organization} ({round_text(f)}).",
                 f"When: {at}",
                 "Next step: join at the time with the link below; the attached invitation adds "
                 "it to your calendar. If you can no longer attend, cancel it as soon as "
                 "possible with the link below.",
             ],
-            links=[*join, *_link(m, BOOKED_LABEL)],
+            links=[*join, *own_link(m, BOOKED_LABEL)],
         )
-    candidate = _candidate_name(m)
+    candidate = candidate_name(m)
     by_candidate = m.actor.role == Role.CANDIDATE.value
     return Body(
         subject=f"Interview booked: {candidate}, {f.project_title}, "
         f"{when(booking[0], m.time_zone)}",
         paragraphs=[
-            f"{who(m)} booked {_round(f)}" + ("." if by_candidate else f" for {candidate}."),
+            f"{who(m)} booked {round_text(f)}" + ("." if by_candidate else f" for {candidate}."),
             f"When: {at}",
             "Next step: join at the time with the link below."
             + (
@@ -333,47 +194,50 @@ def _booked(m: Message) -> Body:
                 else " The calendar invitation is attached or in your connected calendar."
             ),
         ],
-        links=[*join, *_link(m, VIEW_LABEL)],
+        links=[*join, *own_link(m, VIEW_LABEL)],
     )
 
 
 def _cancelled(m: Message) -> Body:
     f = m.facts
     assert f is not None
-    booking = _booking(m)
+    booking = booking_of(m)
     what = (
         f"the interview of {span(*booking, m.time_zone)}"
         if booking is not None
         else "the interview times offered"
     )
-    candidate = _candidate_name(m)
+    candidate = candidate_name(m)
     actor_is_candidate = m.actor.role == Role.CANDIDATE.value
-    manager = _manager_name(m)
+    manager = manager_name(m)
     if m.role is ReaderRole.CANDIDATE:
         your = what.replace("the interview", "your interview", 1)
         if m.reader_acted:
-            subject = f"You cancelled your interview with {f.organization} ({_tag(f)})"
+            subject = f"You cancelled your interview with {f.organization} ({tag(f)})"
             nxt = (
                 f"Next step: the hiring team and {manager}, your account manager, were told; "
                 f"{manager} will contact you to find another time. You can also reply to "
                 "this mail."
             )
         else:
-            subject = f"{f.organization} cancelled your interview ({_tag(f)})"
+            subject = f"{f.organization} cancelled your interview ({tag(f)})"
             nxt = (
                 f"Next step: nothing is needed from you. If {f.organization} wants to meet you "
                 f"again you will receive new times; to ask {manager}, your account manager, "
                 "reply to this mail."
             )
-        paragraphs = [f"{who(m)} cancelled {your} ({_round(f)}).", *_reason(m), nxt]
+        paragraphs = [f"{who(m)} cancelled {your} ({round_text(f)}).", *reason_lines(m), nxt]
         return Body(subject=subject, paragraphs=paragraphs)
     verb = "You" if m.reader_acted else m.actor.name
     if actor_is_candidate:
-        subject = f"{candidate} cancelled their interview ({_tag(f)})"
-        paragraphs = [f"{who(m)} cancelled {what} ({_round(f)}).", *_reason(m)]
+        subject = f"{candidate} cancelled their interview ({tag(f)})"
+        paragraphs = [f"{who(m)} cancelled {what} ({round_text(f)}).", *reason_lines(m)]
     else:
-        subject = f"{verb} cancelled the interview with {candidate} ({_tag(f)})"
-        paragraphs = [f"{who(m)} cancelled {what} with {candidate} ({_round(f)}).", *_reason(m)]
+        subject = f"{verb} cancelled the interview with {candidate} ({tag(f)})"
+        paragraphs = [
+            f"{who(m)} cancelled {what} with {candidate} ({round_text(f)}).",
+            *reason_lines(m),
+        ]
     if m.role is ReaderRole.MANAGER:
         paragraphs.append(
             f"Next step: contact {candidate} to find another time, and ask the hiring team "
@@ -406,26 +270,26 @@ def _rescheduled(m: Message) -> Body:
     old_short = when(old[0], m.time_zone) if old is not None else "earlier"
     if m.role is ReaderRole.CANDIDATE:
         body = Body(
-            subject=f"New times offered: your interview of {old_short} is cancelled ({_tag(f)})",
+            subject=f"New times offered: your interview of {old_short} is cancelled ({tag(f)})",
             paragraphs=[
                 f"{who(m)} needs to move your interview with {f.organization}: your "
                 f"interview of {old_text} is cancelled, and new times are offered for "
-                f"{_round(f)}.",
-                *_reason(m),
+                f"{round_text(f)}.",
+                *reason_lines(m),
                 "Next step: choose one of the new times. The attached cancellation removes "
                 "the old time from your calendar.",
             ],
-            links=_link(m, SELECT_LABEL),
+            links=own_link(m, SELECT_LABEL),
         )
     else:
-        candidate = _candidate_name(m)
+        candidate = candidate_name(m)
         verb = "You" if m.reader_acted else m.actor.name
         body = Body(
-            subject=f"{verb} rescheduled the interview with {candidate} ({_tag(f)})",
+            subject=f"{verb} rescheduled the interview with {candidate} ({tag(f)})",
             paragraphs=[
-                f"{who(m)} rescheduled {_round(f)} with {candidate}: the interview of "
+                f"{who(m)} rescheduled {round_text(f)} with {candidate}: the interview of "
                 f"{old_text} is cancelled and new times are offered.",
-                *_reason(m),
+                *reason_lines(m),
                 f"Next step: {candidate} chooses one of the new times; "
                 + (
                     "you will be told when they book."
@@ -433,18 +297,18 @@ def _rescheduled(m: Message) -> Body:
                     else "you will receive a new invitation then."
                 ),
             ],
-            links=_link(m, VIEW_LABEL),
+            links=own_link(m, VIEW_LABEL),
         )
-    _offered(body, m, "New times offered")
+    add_offered(body, m, "New times offered")
     return body
 
 
 def _hired(m: Message) -> Body:
     e = m.event
     assert e is not None
-    candidate, organization = _candidate_name(m), _organization(m)
+    candidate, organization = candidate_name(m), organization_of(m)
     project = (m.facts.project_title if m.facts else None) or e.project_title or ""
-    manager = _manager_name(m)
+    manager = manager_name(m)
     tz = m.time_zone
     if m.role is ReaderRole.CANDIDATE:
         paragraphs = [
@@ -491,31 +355,31 @@ def _reminder(m: Message) -> Body:
     f = m.facts
     assert f is not None
     body = Body(
-        subject=f"Reminder: choose a time for your interview with {f.organization} ({_tag(f)})",
+        subject=f"Reminder: choose a time for your interview with {f.organization} ({tag(f)})",
         paragraphs=[
             f"{f.organization}'s hiring team is still waiting for you to choose a time for "
-            f"{_round(f)}. (An automatic reminder from Roundtable.)",
+            f"{round_text(f)}. (An automatic reminder from Roundtable.)",
             f"Next step: choose a time; if none suits you, say so on the same page and "
-            f"{_manager_name(m)}, your account manager, will help.",
+            f"{manager_name(m)}, your account manager, will help.",
         ],
-        links=_link(m, SELECT_LABEL),
+        links=own_link(m, SELECT_LABEL),
     )
-    _offered(body, m)
+    add_offered(body, m)
     return body
 
 
 def _reminder_sent(m: Message) -> Body:
     f = m.facts
     assert f is not None
-    candidate = _candidate_name(m)
+    candidate = candidate_name(m)
     return Body(
-        subject=f"{candidate} has not booked yet and was reminded ({_tag(f)})",
+        subject=f"{candidate} has not booked yet and was reminded ({tag(f)})",
         paragraphs=[
             f"Roundtable (automatic) reminded {candidate} (candidate), who has not chosen a "
-            f"time for {_round(f)} since it was requested.",
+            f"time for {round_text(f)} since it was requested.",
             f"Next step: follow up with {candidate} if they need help choosing.",
         ],
-        links=_link(m, VIEW_LABEL),
+        links=own_link(m, VIEW_LABEL),
     )
 
 
@@ -543,6 +407,6 @@ def compose(m: Message) -> Body | None:
         return None
     if m.facts is None and (m.kind not in WITHOUT_INTERVIEW or m.event is None):
         return None
-    if m.kind == MessageKind.INTERVIEW_BOOKED and _booking(m) is None:
+    if m.kind == MessageKind.INTERVIEW_BOOKED and booking_of(m) is None:
         return None
     return composer(m)
