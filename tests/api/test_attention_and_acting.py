@@ -138,7 +138,7 @@ async def test_an_account_manager_acts_for_the_team_and_is_named_as_the_actor(
     ]
     [text] = updated
     assert text.startswith(
-        f"{world.a.manager.name} (account manager) changed the times offered for your round 1 "
+        f"{world.a.manager.name} (account manager) changed the times offered for your interview "
     )
 
     cancelled = await gql(CANCEL, {"input": {"interviewId": interview["id"]}}, token=manager)
