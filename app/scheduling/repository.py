@@ -169,7 +169,7 @@ async def interviews_of(
     rows = await session.scalars(
         select(Interview)
         .where(Interview.proposal_id == proposal_id, Interview.status == status)
-        .order_by(Interview.round)
+        .order_by(Interview.round, Interview.requested_at)
     )
     return list(rows)
 
