@@ -177,11 +177,19 @@ async def _grant(session: AsyncSession, settings: Settings, url: str) -> LinkGra
     return grant
 
 
-@pytest.mark.parametrize(("kind", "reader"), CASES, ids=[f"{k}-{r}" for k, r in CASES])
 async def test_each_message_reads_right_to_its_reader(
-    session: AsyncSession, settings: Settings, clock: Clock, kind: str, reader: str
+    session: AsyncSession, settings: Settings, clock: Clock, subtests: pytest.Subtests
 ) -> None:
+    """One story told once; each (kind, reader role) is its own subtest."""
     story = await tell_story(session, settings, clock)
+    for kind, reader in CASES:
+        with subtests.test(kind=str(kind), reader=reader):
+            await _check(session, settings, story, kind, reader)
+
+
+async def _check(
+    session: AsyncSession, settings: Settings, story: Story, kind: str, reader: str
+) -> None:
     side = story.side
     org = side.organization.name
     email, user = _address(story, reader)
