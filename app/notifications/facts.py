@@ -100,6 +100,7 @@ class InterviewFacts:
     # Set while the requester's calendar is still creating the Meet / Teams meeting.
     conference_pending_since: datetime | None = None
     organization: str = ""
+    organization_id: uuid.UUID | None = None
     requester_id: uuid.UUID | None = None
     manager: Person | None = None  # the project's account manager
     manager_id: uuid.UUID | None = None
@@ -211,6 +212,7 @@ def _facts(
         alternative_message=interview.alternative_times_message,
         ical_sequence=interview.ical_sequence,
         organization=organization.name,
+        organization_id=organization.id,
         requester_id=requester.id,
         manager=Person(manager.email, manager.name),
         manager_id=manager.id,

@@ -8,8 +8,9 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.access import Viewer
 from app.config import Settings
-from app.models import Notification, User
+from app.models import Notification, Role
 from app.notifications.events import from_json
 from app.notifications.facts import InterviewFacts, load_many_interview_facts
 from app.notifications.mail import signed_link
@@ -17,18 +18,30 @@ from app.notifications.wording import Message, compose
 from app.timezones import zone
 
 
+def may_read_now(viewer: Viewer, facts: InterviewFacts) -> bool:
+    """Whether the reader still sees the interview (an account manager moved off the
+    project keeps the old words, not the interview's current times and links)."""
+    if viewer.role is Role.CANDIDATE:
+        return facts.candidate_id == viewer.id
+    return facts.organization_id is not None and viewer.sees_organization(facts.organization_id)
+
+
 def in_app_text(
     notification: Notification,
     facts: InterviewFacts | None,
     *,
-    reader: User,
+    viewer: Viewer,
     settings: Settings,
 ) -> str:
-    """The notification's words for `reader`; the stored text when facts were not kept."""
+    """The notification's words for its reader; the stored text when facts were not kept
+    or the reader no longer sees the interview."""
     stored = notification.facts
     event = from_json(stored)
     if stored is None or event is None:
         return notification.message
+    if facts is not None and not may_read_now(viewer, facts):
+        return notification.message
+    reader = viewer.user
     grant = stored.get("link_grant_id")
     link = (
         signed_link(settings, uuid.UUID(str(grant)), notification.created_at, facts)
@@ -53,7 +66,7 @@ async def in_app_texts(
     session: AsyncSession,
     notifications: Sequence[Notification],
     *,
-    reader: User,
+    viewer: Viewer,
     settings: Settings,
 ) -> dict[uuid.UUID, str]:
     """The texts of a page of notifications: four statements however long the page."""
@@ -64,7 +77,7 @@ async def in_app_texts(
         n.id: in_app_text(
             n,
             facts.get(n.interview_id) if n.interview_id else None,
-            reader=reader,
+            viewer=viewer,
             settings=settings,
         )
         for n in notifications
@@ -72,8 +85,8 @@ async def in_app_texts(
 
 
 async def in_app_text_of(
-    session: AsyncSession, notification: Notification, *, reader: User, settings: Settings
+    session: AsyncSession, notification: Notification, *, viewer: Viewer, settings: Settings
 ) -> str:
     """One notification's text (a notification reached alone: node(id:), a subscription)."""
-    texts = await in_app_texts(session, [notification], reader=reader, settings=settings)
+    texts = await in_app_texts(session, [notification], viewer=viewer, settings=settings)
     return texts[notification.id]

@@ -38,8 +38,8 @@ class NotificationQuery:
         after: str | None = None,
         kinds: list[str] | None = None,
     ) -> NotificationConnection:
-        reader = info.context.require_viewer().user
-        user_id = reader.id
+        viewer = info.context.require_viewer()
+        user_id = viewer.id
         settings = info.context.settings
         wanted = _kinds(kinds)
         size, cursor = paging(first, after)
@@ -54,7 +54,7 @@ class NotificationQuery:
                 after=cursor,
             )
             # Written now, for the reader as they are now, in one batch for the page.
-            texts = await in_app_texts(session, rows, reader=reader, settings=settings)
+            texts = await in_app_texts(session, rows, viewer=viewer, settings=settings)
             return [Notification(model=row, text=texts.get(row.id)) for row in rows], has_next
 
         return await connection(

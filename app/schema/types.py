@@ -359,9 +359,9 @@ class Application:
 
 async def in_app_message(info: Info, notification: models.Notification) -> str:
     ctx = info.context
-    reader = ctx.require_viewer().user
+    viewer = ctx.require_viewer()
     async with ctx.db() as session:
-        return await in_app_text_of(session, notification, reader=reader, settings=ctx.settings)
+        return await in_app_text_of(session, notification, viewer=viewer, settings=ctx.settings)
 
 
 @strawberry.type

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.access import load_viewer
 from app.config import Settings
 from app.db import begin_write
-from app.models import Interview, InterviewStatus, Notification, OutboxMessage
+from app.models import Interview, InterviewStatus, Notification, OutboxMessage, Project
 from app.notifications.kinds import MessageKind
 from app.scheduling import requests
 from tests.conftest import Clock, GraphQLClient
@@ -231,3 +231,28 @@ async def test_in_app_texts_are_written_when_read_in_the_readers_zone_of_now(
     latest = await booked_text()
     assert "Join the interview: https://meet.example.com/new-room" in latest
     assert str(old_link) not in latest
+
+
+async def test_a_manager_moved_off_the_project_keeps_the_old_words_not_the_current_facts(
+    gql: GraphQLClient, world: World, session: AsyncSession, settings: Settings, clock: Clock
+) -> None:
+    side = world.a
+    interview = await make_interview(session, settings, side, clock.now)
+    await book_first_slot(session, settings, side, interview, clock.now)
+    await begin_write(session)
+    project = await session.get(Project, side.project.id)
+    assert project is not None
+    project.account_manager_id = world.b.manager.id  # another manager serves it now
+    await session.commit()
+    body = await gql(
+        NOTIFICATIONS, {"kinds": ["INTERVIEW_BOOKED"]}, token=world.token(side.manager)
+    )
+    [text] = [e["node"]["message"] for e in body["data"]["notifications"]["edges"]]
+    stored = await session.scalar(
+        select(Notification.message).where(
+            Notification.user_id == side.manager.id,
+            Notification.kind == MessageKind.INTERVIEW_BOOKED,
+        )
+    )
+    await session.commit()
+    assert text == stored, "what was written then, not the interview as it is now"

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.access import Viewer, load_viewer
 from app.config import Settings
 from app.links.tokens import read_link
 from app.models import Interview, LinkGrant, LinkScope, Notification, OutboxMessage, User
@@ -154,7 +155,17 @@ async def _read(
         in_app = in_app_text(
             notification,
             facts,
-            reader=User(id=reader.id, email=reader.email, name=reader.name, time_zone=zone),
+            viewer=Viewer(
+                User(
+                    id=reader.id,
+                    email=reader.email,
+                    name=reader.name,
+                    role=reader.role,
+                    organization_id=reader.organization_id,
+                    time_zone=zone,
+                ),
+                (await load_viewer(session, reader)).managed_organization_ids,
+            ),
             settings=settings,
         )
     return Read(
