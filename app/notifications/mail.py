@@ -16,6 +16,7 @@ from app.config import Settings
 from app.links.grants import link_expiry, signed_url
 from app.notifications.facts import InterviewFacts, MailIntent
 from app.notifications.ical import InviteDetails, Person, build_invite
+from app.notifications.kinds import MessageKind
 from app.notifications.wording import Body, Message, compose, span
 from app.timezones import zone
 
@@ -121,8 +122,14 @@ def _address(person: Person) -> str:
     return formataddr((person.name, person.email)) if person.name else person.email
 
 
+# Kinds whose words are written when they happen (no interview facts to render from).
+_SUBJECTS: dict[str, str] = {
+    MessageKind.CALENDAR_DISCONNECTED: "Your calendar is no longer connected to Roundtable",
+}
+
+
 def _generic_subject(kind: str) -> str:
-    return "Roundtable: " + kind.replace("_", " ").capitalize()
+    return _SUBJECTS.get(kind) or "Roundtable: " + kind.replace("_", " ").capitalize()
 
 
 def _invite_details(intent: MailIntent, facts: InterviewFacts) -> InviteDetails:
