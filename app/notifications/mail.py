@@ -14,6 +14,8 @@ from email.utils import format_datetime, formataddr, parseaddr
 
 from app.config import Settings
 from app.links.grants import link_expiry, signed_url
+from app.models import Role
+from app.notifications.events import Actor, Event
 from app.notifications.facts import InterviewFacts, MailIntent
 from app.notifications.ical import InviteDetails, Person, build_invite
 from app.notifications.kinds import MessageKind
@@ -52,7 +54,7 @@ def render_mail(
         reader_email=intent.to,
         time_zone=tz_name,
         facts=facts,
-        event=intent.event,
+        event=intent.event if intent.event is not None else _queued_before_events(intent, facts),
         link=link,
     )
     body = compose(message) or Body(
@@ -81,6 +83,19 @@ def render_mail(
         )
         mail.add_attachment(ics, maintype="application", subtype="ics", filename="invite.ics")
     return mail
+
+
+def _queued_before_events(intent: MailIntent, facts: InterviewFacts | None) -> Event | None:
+    """Who acted, as well as a row queued before events were kept can tell: the candidate
+    books and asks for other times, the requester did the rest, Roundtable reminds."""
+    if facts is None or intent.kind in {MessageKind.BOOKING_REMINDER, MessageKind.REMINDER_SENT}:
+        return None
+    if intent.kind in {MessageKind.INTERVIEW_BOOKED, MessageKind.ALTERNATIVE_TIMES_REQUESTED}:
+        person, role = facts.candidate, Role.CANDIDATE
+        user_id: uuid.UUID | None = facts.candidate_id
+    else:
+        person, role, user_id = facts.requester, Role.HIRING_MEMBER, facts.requester_id
+    return Event(actor=Actor(name=person.name or person.email, role=role.value, id=user_id))
 
 
 def _reply_to(intent: MailIntent, facts: InterviewFacts | None) -> str | None:

@@ -393,3 +393,25 @@ async def _link(
     interview: Interview = getattr(story, which)
     assert grant.interview_id == interview.id
     assert grant.scope is LinkScope(scope)
+
+
+async def test_a_mail_queued_before_events_were_kept_still_names_who_acted(
+    session: AsyncSession, settings: Settings, clock: Clock
+) -> None:
+    """Rows written by the previous release carry no event: the actor is told from the kind."""
+    story = await tell_story(session, settings, clock)
+    side = story.side
+    for to, expected in [
+        (side.candidate.email, "You booked your interview"),
+        (side.member.email, "Cora Candidate (candidate) booked round 1"),
+    ]:
+        row = story.row(K.INTERVIEW_BOOKED, to, story.first)
+        payload = {k: v for k, v in row.payload.items() if k != "event"}
+        intent = MailIntent.from_payload(row.id, row.created_at, payload)
+        assert intent.event is None
+        facts = await load_interview_facts(session, story.first.id)
+        mail = render_mail(intent, facts, settings)
+        body = mail.get_body(("plain",))
+        assert body is not None
+        assert expected in str(body.get_content()), to
+    await session.commit()
