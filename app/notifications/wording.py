@@ -335,7 +335,7 @@ def _hired(m: Message) -> Body:
         )
     if e.kept_booking is not None:
         paragraphs.append(
-            f"The booked interview of {span(*e.kept_booking, tz)} was kept, as asked; cancel "
+            f"The booked interview of {span(*e.kept_booking, tz)} still takes place; cancel "
             "it if it is no longer needed."
         )
     if e.withdrawn_requests:
