@@ -82,11 +82,3 @@ async def in_app_texts(
         )
         for n in notifications
     }
-
-
-async def in_app_text_of(
-    session: AsyncSession, notification: Notification, *, viewer: Viewer, settings: Settings
-) -> str:
-    """One notification's text (a notification reached alone: node(id:), a subscription)."""
-    texts = await in_app_texts(session, [notification], viewer=viewer, settings=settings)
-    return texts[notification.id]

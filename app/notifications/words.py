@@ -44,6 +44,8 @@ class Body:
         parts = list(self.paragraphs)
         if self.changes:
             parts.append(self.changes_title + " " + "; ".join(self.changes) + ".")
+        if self.times:
+            parts.append(self.times_title + " " + "; ".join(self.times) + ".")
         parts += [f"{label}: {url}" for label, url in self.links]
         return " ".join(parts)
 

@@ -7,11 +7,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
+from strawberry.dataloader import DataLoader
 
 from app import models
 from app.models import ParticipantKind as DomainParticipantKind
 from app.models import SyncState as DomainSyncState
-from app.notifications.inapp import in_app_text_of
+from app.notifications.inapp import in_app_texts
 from app.pagination import page_size
 from app.schema.calendars import CalendarConnection, own_connections
 from app.schema.connections import Connection
@@ -358,10 +359,25 @@ class Application:
 
 
 async def in_app_message(info: Info, notification: models.Notification) -> str:
-    ctx = info.context
-    viewer = ctx.require_viewer()
-    async with ctx.db() as session:
-        return await in_app_text_of(session, notification, viewer=viewer, settings=ctx.settings)
+    """A notification reached alone (node, nodes, a subscription): batched per request."""
+    return await _in_app_loader(info).load(notification)
+
+
+def _in_app_loader(info: Info) -> DataLoader[models.Notification, str]:
+    state = info.context.request.state
+    loader: DataLoader[models.Notification, str] | None = getattr(state, "in_app_texts", None)
+    if loader is None:
+        ctx = info.context
+        viewer = ctx.require_viewer()
+
+        async def load(rows: list[models.Notification]) -> list[str]:
+            async with ctx.db() as session:
+                texts = await in_app_texts(session, rows, viewer=viewer, settings=ctx.settings)
+            return [texts[row.id] for row in rows]
+
+        loader = DataLoader(load_fn=load, cache_key_fn=lambda row: row.id)
+        state.in_app_texts = loader
+    return loader
 
 
 @strawberry.type

@@ -5,6 +5,7 @@ written when read."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -256,3 +257,46 @@ async def test_a_manager_moved_off_the_project_keeps_the_old_words_not_the_curre
     )
     await session.commit()
     assert text == stored, "what was written then, not the interview as it is now"
+
+
+NODES = """query($ids: [ID!]!) { nodes(ids: $ids) { ... on Notification { kind message } } }"""
+
+
+async def _message_statements(
+    gql: GraphQLClient, world: World, session: AsyncSession, count_queries: Any
+) -> tuple[int, list[str]]:
+    ids = [
+        str(i)
+        for i in await session.scalars(
+            select(Notification.id).where(Notification.user_id == world.a.manager.id)
+        )
+    ]
+    await session.commit()
+    token = world.token(world.a.manager)
+    await gql(NODES, {"ids": ids[:1]}, token=token)  # the token's use of the minute
+    with count_queries() as counter:
+        body = await gql(NODES, {"ids": ids}, token=token)
+    texts = [node["message"] for node in body["data"]["nodes"]]
+    return counter.count, texts
+
+
+async def test_notifications_reached_by_id_are_written_in_a_bounded_number_of_statements(
+    gql: GraphQLClient,
+    world: World,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+    count_queries: Any,
+) -> None:
+    side = world.a
+    first = await make_interview(session, settings, side, clock.now)
+    few, texts = await _message_statements(gql, world, session, count_queries)
+    assert texts and all("(Europe/London, UTC+0000)" in t for t in texts)
+    for days in (1, 2, 4):
+        await make_interview(
+            session, settings, side, clock.now + timedelta(days=days), participants=[side.colleague]
+        )
+    await book_first_slot(session, settings, side, first, clock.now)
+    many, texts = await _message_statements(gql, world, session, count_queries)
+    assert len(texts) >= 5
+    assert many == few
