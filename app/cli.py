@@ -228,6 +228,13 @@ def cmd_worker(_: argparse.Namespace) -> None:
             "amqp://...); the embedded default runs its worker inside `roundtable serve`"
         )
     options = WorkerOptions()
+    # One fresh metrics directory per run, named before any worker process imports
+    # prometheus-client: its processes write there and the exposition on
+    # dramatiq_prom_port (9191) sums them (app/ops/worker_metrics.py).
+    metrics_dir = os.environ.get("dramatiq_prom_db") or tempfile.mkdtemp(
+        prefix="roundtable-worker-metrics-"
+    )
+    os.environ["dramatiq_prom_db"] = os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     # Dramatiq's own CLI supervises the worker processes (restarts, signals, reloads).
     argv = [sys.executable, "-m", "dramatiq", "app.workers.entry"]
     argv += ["--processes", str(options.processes), "--threads", str(options.threads)]
