@@ -10,6 +10,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AsyncIO
 
+from app.ops.tracing import WorkerTracing
 from app.ops.worker_metrics import WorkerMetrics
 from app.workers.options import WorkerOptions
 
@@ -31,4 +32,5 @@ def create_broker(url: str, options: WorkerOptions | None = None) -> dramatiq.Br
     broker.add_middleware(AsyncIO())
     # Dramatiq's Prometheus exposition in `dramatiq` worker processes (app/ops/worker_metrics).
     broker.add_middleware(WorkerMetrics())
+    broker.add_middleware(WorkerTracing())  # OTEL_* traces in `dramatiq` worker processes
     return broker
