@@ -34,6 +34,7 @@ from app.models import utcnow
 from tests.conftest import ROOT, SECRET, make_settings
 from tests.factories import make_interview, make_world
 from tests.workers.conftest import NEVER_HOURS, eventually
+from tests.workers.otlp import OtlpReceiver
 from tests.workers.smtp import SmtpServer, free_port
 
 ROUNDTABLE = [sys.executable, "-m", "app.cli"]
@@ -123,6 +124,12 @@ def processes(tmp_path: Path) -> Iterator[Processes]:
     running.stop_all()
 
 
+@pytest.fixture
+def otlp() -> Iterator[OtlpReceiver]:
+    with OtlpReceiver() as receiver:
+        yield receiver
+
+
 def redis_argv(port: int) -> list[str]:
     server = shutil.which("redis-server")
     if server is None:
@@ -151,6 +158,7 @@ async def test_two_apis_and_a_worker_share_one_database_and_broker(
     session: AsyncSession,
     smtp: SmtpServer,
     processes: Processes,
+    otlp: OtlpReceiver,
 ) -> None:
     redis_port, api_ports, worker_metrics_port = free_port(), (free_port(), free_port()), free_port()
     processes.start("redis", redis_argv(redis_port), dict(os.environ))
@@ -163,6 +171,10 @@ async def test_two_apis_and_a_worker_share_one_database_and_broker(
         )
     )
     env.update(TEST_TUNING, dramatiq_prom_host="127.0.0.1", dramatiq_prom_port=str(worker_metrics_port))
+    # Traces to a loopback OTLP receiver, exported in batches every 0.2 s.
+    env.update(
+        OTEL_EXPORTER_OTLP_ENDPOINT=otlp.endpoint, OTEL_BSP_SCHEDULE_DELAY="200", OTEL_TRACES_SAMPLER="always_on"
+    )
     migrate = await asyncio.to_thread(
         subprocess.run,
         [*ROUNDTABLE, "migrate"],
@@ -234,6 +246,15 @@ async def test_two_apis_and_a_worker_share_one_database_and_broker(
         timeout=30,
     )
     assert health.returncode == 0, health.stderr
+
+    # One trace from the API's booking to the worker's deliveries of its mails.
+    async def one_trace() -> bool:
+        spans = otlp.received()
+        deliveries = {s.trace_id for s in spans if s.service == "roundtable-worker" and s.name == "outbox mail"}
+        operations = {s.trace_id for s in spans if s.service == "roundtable-api" and s.name.startswith("GraphQL")}
+        return bool(deliveries & operations)
+
+    await eventually(one_trace, what="the booking's trace reaching the worker", deadline_seconds=30)
 
     processes.stop("redis")
     await eventually(lambda: answers(f"{first}/ready", 503), what="unready without the broker")
