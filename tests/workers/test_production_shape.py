@@ -55,6 +55,20 @@ TEST_TUNING = {
     "ROUNDTABLE_WORKER_SWEEP_INTERVAL_SECONDS": "0.5",
     "dramatiq_restart_delay": "100",
 }
+
+
+def observers(worker_metrics_port: int, otlp_endpoint: str) -> dict[str, str]:
+    """Where this test watches from: the worker's metrics port, and traces to a loopback
+    OTLP receiver exported in batches every 0.2 s (an operator's own choices, not compose's)."""
+    return {
+        "dramatiq_prom_host": "127.0.0.1",
+        "dramatiq_prom_port": str(worker_metrics_port),
+        "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint,
+        "OTEL_BSP_SCHEDULE_DELAY": "200",
+        "OTEL_TRACES_SAMPLER": "always_on",
+    }
+
+
 VARIABLE = re.compile(r"\$\{(\w+)(?::([?-])([^}]*))?\}")
 
 
@@ -170,11 +184,7 @@ async def test_two_apis_and_a_worker_share_one_database_and_broker(
             operator={"ROUNDTABLE_SECRET_KEY": SECRET, "ROUNDTABLE_SMTP_URL": smtp.url},
         )
     )
-    env.update(TEST_TUNING, dramatiq_prom_host="127.0.0.1", dramatiq_prom_port=str(worker_metrics_port))
-    # Traces to a loopback OTLP receiver, exported in batches every 0.2 s.
-    env.update(
-        OTEL_EXPORTER_OTLP_ENDPOINT=otlp.endpoint, OTEL_BSP_SCHEDULE_DELAY="200", OTEL_TRACES_SAMPLER="always_on"
-    )
+    env.update(TEST_TUNING, **observers(worker_metrics_port, otlp.endpoint))
     migrate = await asyncio.to_thread(
         subprocess.run,
         [*ROUNDTABLE, "migrate"],
@@ -300,7 +310,7 @@ def test_the_compose_schema_check_catches_a_misspelt_key() -> None:
 def test_this_test_runs_the_compose_files_environment() -> None:
     """The processes above get exactly the compose file's variables, its defaults for the
     values an operator may leave alone, and local addresses for its services; only the
-    timings in TEST_TUNING are added."""
+    timings in TEST_TUNING and the observers' addresses are added."""
     env = production_environment(
         database_url="postgresql://db.test/x",
         redis_url="redis://broker.test/0",
@@ -315,5 +325,6 @@ def test_this_test_runs_the_compose_files_environment() -> None:
     for name in TEST_TUNING:
         # Timings and test isolation only: no address, secret or feature of the set.
         assert name.startswith(("ROUNDTABLE_WORKER_", "ROUNDTABLE_REMINDER_", "ROUNDTABLE_RATE_LIMITS", "dramatiq_"))
+    assert all(name.startswith(("dramatiq_prom_", "OTEL_")) for name in observers(1, "http://o"))
     with pytest.raises(AssertionError, match="ROUNDTABLE_SECRET_KEY"):
         production_environment(database_url="x", redis_url="y", operator={})
