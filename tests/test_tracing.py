@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -17,6 +20,7 @@ from app.config import Settings
 from app.db import create_engine
 from app.main import create_app
 from app.ops import tracing
+from app.ops.logs import JsonFormatter, RequestIdFilter
 from app.workers.background import Background
 from app.workers.options import WorkerOptions
 from tests.conftest import Clock, GraphQLClient
@@ -124,3 +128,14 @@ async def test_a_booking_and_the_workers_deliveries_of_its_mails_are_one_trace(
         delivery = deliveries[str(row.id)]
         assert delivery.context is not None and delivery.context.trace_id == booking
         assert delivery.parent is not None and delivery.parent.trace_id == booking
+
+
+def test_json_log_lines_name_the_current_trace(spans: InMemorySpanExporter) -> None:
+    record = logging.LogRecord("roundtable.x", logging.INFO, __file__, 1, "booked", (), None)
+    with trace.get_tracer("test").start_as_current_span("work") as span:
+        RequestIdFilter().filter(record)
+    line = json.loads(JsonFormatter().format(record))
+    assert line["trace_id"] == format(span.get_span_context().trace_id, "032x")
+    outside = logging.LogRecord("roundtable.x", logging.INFO, __file__, 1, "idle", (), None)
+    RequestIdFilter().filter(outside)
+    assert "trace_id" not in json.loads(JsonFormatter().format(outside))
