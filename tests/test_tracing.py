@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.config import Settings
@@ -139,3 +140,21 @@ def test_json_log_lines_name_the_current_trace(spans: InMemorySpanExporter) -> N
     outside = logging.LogRecord("roundtable.x", logging.INFO, __file__, 1, "idle", (), None)
     RequestIdFilter().filter(outside)
     assert "trace_id" not in json.loads(JsonFormatter().format(outside))
+
+
+async def test_statements_outside_any_request_or_delivery_make_no_trace_of_their_own(
+    spans: InMemorySpanExporter, settings: Settings
+) -> None:
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 41"))  # a sweep's, a relay's
+            with trace.get_tracer("test").start_as_current_span("delivery"):
+                await connection.execute(text("SELECT 42"))
+    finally:
+        await engine.dispose()
+    statements = {
+        str(s.attributes.get("db.statement")) for s in spans.get_finished_spans() if s.attributes
+    }
+    assert "SELECT 42" in statements
+    assert "SELECT 41" not in statements

@@ -22,12 +22,15 @@ import contextlib
 import logging
 import os
 import uuid
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dramatiq.middleware import Middleware
 from opentelemetry import propagate, trace
-from opentelemetry.trace import SpanKind
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+from opentelemetry.trace import Link, SpanKind, TraceState
+from opentelemetry.util.types import Attributes
 from strawberry.extensions import LifecycleStep, SchemaExtension
 from strawberry.extensions.tracing import OpenTelemetryExtension
 
@@ -101,6 +104,7 @@ def start_tracing(service_name: str, *, processor: SpanProcessor | None = None) 
     else:
         name = os.environ.get("OTEL_SERVICE_NAME") or service_name
         provider = TracerProvider(resource=Resource.create({"service.name": name}))
+        provider.sampler = NoLoneClientSpans(provider.sampler)  # OTEL_TRACES_SAMPLER's
         provider.add_span_processor(processor)
         trace.set_tracer_provider(provider)
     os.environ.setdefault("OTEL_PYTHON_STARLETTE_EXCLUDED_URLS", DEFAULT_EXCLUDED_URLS)
@@ -110,6 +114,35 @@ def start_tracing(service_name: str, *, processor: SpanProcessor | None = None) 
     _enabled = True
     logger.info("OpenTelemetry traces on for %s", service_name)
     return True
+
+
+class NoLoneClientSpans(Sampler):
+    """Drops calls out (SQL statements, HTTP) made outside any traced request or delivery:
+    the relay's and the sweeps' statements would otherwise be one trace each, every few
+    seconds. Everything else is the configured sampler's decision."""
+
+    def __init__(self, inner: Sampler) -> None:
+        self.inner = inner
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        parent = trace.get_current_span(parent_context).get_span_context()
+        if kind is SpanKind.CLIENT and not parent.is_valid:
+            return SamplingResult(Decision.DROP)
+        return self.inner.should_sample(
+            parent_context, trace_id, name, kind, attributes, links, trace_state
+        )
+
+    def get_description(self) -> str:
+        return f"NoLoneClientSpans{{{self.inner.get_description()}}}"
 
 
 def stop_tracing() -> None:
