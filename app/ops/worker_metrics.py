@@ -81,7 +81,8 @@ def record_reconcile(*, found: Mapping[str, int], repaired: Mapping[str, int]) -
 
 
 class WorkerMetrics(Prometheus):
-    """Dramatiq's Prometheus middleware, silent until a `dramatiq` worker process boots.
+    """Dramatiq's Prometheus middleware, silent until a `dramatiq` worker process boots
+    with PROMETHEUS_MULTIPROC_DIR set (as `roundtable worker` starts them).
 
     The broker module is also used by the embedded worker of `roundtable serve` and by the
     tests, where no process boots and no exposition server is forked: there its hooks do
@@ -98,10 +99,13 @@ class WorkerMetrics(Prometheus):
 
     def after_process_boot(self, broker: Any) -> None:
         if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # Counters made before the variable was set live in this process only: an
+            # exposition would show none of them. `roundtable worker` sets it first.
             logger.warning(
-                "PROMETHEUS_MULTIPROC_DIR is not set: start workers with `roundtable worker` "
-                "so that their metrics reach the exposition on dramatiq_prom_port"
+                "worker metrics off: PROMETHEUS_MULTIPROC_DIR is not set "
+                "(start workers with `roundtable worker`)"
             )
+            return
         super().after_process_boot(broker)  # type: ignore[no-untyped-call]
         self.booted = True
 
