@@ -22,7 +22,7 @@ import contextlib
 import logging
 import os
 import uuid
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dramatiq.middleware import Middleware
@@ -31,14 +31,13 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
 from opentelemetry.trace import Link, SpanKind, TraceState
 from opentelemetry.util.types import Attributes
-from strawberry.extensions import LifecycleStep, SchemaExtension
-from strawberry.extensions.tracing import OpenTelemetryExtension
 
 if TYPE_CHECKING:
     from dramatiq import Broker, Worker
     from opentelemetry.sdk.trace import SpanProcessor
     from sqlalchemy.ext.asyncio import AsyncEngine
     from starlette.applications import Starlette
+    from strawberry.extensions import SchemaExtension
 
 logger = logging.getLogger(__name__)
 
@@ -183,36 +182,12 @@ def instrument_engine(engine: AsyncEngine) -> AsyncEngine:
     return engine
 
 
-class OperationSpans(OpenTelemetryExtension):
-    """Strawberry's OpenTelemetry extension with one span per operation (current, so SQL
-    and provider spans nest under it), its parsing and validation, and none per field.
-
-    The document is not recorded: literals in it may be tokens or message text.
-    """
-
-    resolve = SchemaExtension.resolve  # type: ignore[assignment]  # no per-field spans
-
-    def on_operation(self) -> Generator[None, None, None]:
-        name = self.execution_context.operation_name
-        with self._tracer.start_as_current_span(
-            f"GraphQL {name or 'operation'}", kind=SpanKind.INTERNAL
-        ) as span:
-            self._span_holder[LifecycleStep.OPERATION] = span
-            yield
-            resolved = self.execution_context.operation_name
-            if resolved:
-                span.update_name(f"GraphQL {resolved}")
-                span.set_attribute("graphql.operation.name", resolved)
-            try:
-                span.set_attribute(
-                    "graphql.operation.type", self.execution_context.operation_type.value
-                )
-            except Exception:  # the document did not parse
-                pass
-
-
 def schema_extensions() -> list[type[SchemaExtension]]:
-    return [OperationSpans] if _enabled else []
+    if not _enabled:
+        return []
+    from app.ops.graphql_tracing import OperationSpans
+
+    return [OperationSpans]
 
 
 def with_trace_context(payload: dict[str, Any]) -> dict[str, Any]:
