@@ -134,10 +134,8 @@ async def test_sigterm_lets_the_api_finish_a_request_in_flight(
         await locker.close()  # a failed test must not leave the locks to the next one
 
     assert response.status_code == 200
-    assert response.json()["data"]["bookInterview"] == {
-        "interview": {"id": response.json()["data"]["bookInterview"]["interview"]["id"], "status": "BOOKED"},
-        "errors": [],
-    }
+    booked = response.json()["data"]["bookInterview"]
+    assert booked["errors"] == [] and booked["interview"]["status"] == "BOOKED"
     # uvicorn ends by raising the signal it handled again, after the graceful part.
     assert await asyncio.to_thread(api.wait, 60) in (0, -signal.SIGTERM)
     assert "Finished server process" in log.read_text(errors="replace")
