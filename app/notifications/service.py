@@ -18,6 +18,7 @@ from app.models import Interview, Notification, OutboxMessage, User
 from app.notifications.events import Event, system_actor, to_json
 from app.notifications.kinds import InviteMethod, MessageKind
 from app.ops.logs import request_id
+from app.ops.tracing import with_trace_context
 
 MAIL_TOPIC = "mail"
 OUTBOX_WRITTEN = "roundtable.outbox_written"
@@ -38,6 +39,7 @@ def enqueue(session: AsyncSession, *, topic: str, payload: dict[str, Any]) -> Ou
     if rid is not None:
         # The worker's log lines for this row carry the id of the request that caused it.
         payload = {**payload, "request_id": rid}
+    payload = with_trace_context(payload)  # the worker's spans continue this trace
     message = OutboxMessage(id=uuid.uuid4(), topic=topic, payload=payload)
     session.add(message)
     # Tells the unit of work to wake the outbox relay once the transaction commits.
