@@ -149,9 +149,7 @@ class GraphQLClient:
     async def on(cls, app: Any) -> AsyncIterator[GraphQLClient]:
         """A client on another app than the `client` fixture's (other settings)."""
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://roundtable.test"
-        ) as http:
+        async with httpx.AsyncClient(transport=transport, base_url="http://roundtable.test") as http:
             yield cls(http)
 
     async def __call__(

@@ -137,7 +137,7 @@ async def test_create_admin_prints_a_token_that_acts_as_that_admin(tmp_path: Pat
                 me = await gql("{ me { email role } }", token=token)
                 assert me["data"]["me"] == {"email": "boss@example.com", "role": "ADMIN"}
                 made = await gql(
-                    "mutation($n: String!) { createOrganization(input: {name: $n}) "
+                    'mutation($n: String!) { createOrganization(input: {name: $n}) '
                     "{ organization { name } errors { code } } }",
                     {"n": f"Org {n}"},
                     token=token,

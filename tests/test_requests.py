@@ -222,11 +222,9 @@ async def test_a_member_listed_twice_is_a_validation_error(
 
 async def test_the_duration_bounds_are_inclusive(gql: GraphQLClient, world: World) -> None:
     for minutes in (15, 240):
-        windows = (
-            [{"start": f"2026-03-1{d}T08:00", "end": f"2026-03-1{d}T12:00"} for d in (2, 3)]
-            if minutes == 240
-            else GOOD_WINDOWS
-        )
+        windows = [
+            {"start": f"2026-03-1{d}T08:00", "end": f"2026-03-1{d}T12:00"} for d in (2, 3)
+        ] if minutes == 240 else GOOD_WINDOWS
         result = await ask(gql, world, durationMinutes=minutes, windows=windows)
         assert result["errors"] == [], minutes
         assert result["interview"]["durationMinutes"] == minutes

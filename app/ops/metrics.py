@@ -34,6 +34,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.models import Interview, OutboxMessage, OutboxStatus
+from app.ops.tracing import provider_span
 
 T = TypeVar("T")
 
@@ -43,9 +44,7 @@ HTTP_REQUESTS = Counter(
     "roundtable_http_requests_total", "HTTP requests answered.", ["method", "route", "status"]
 )
 HTTP_LATENCY = Histogram(
-    "roundtable_http_request_seconds",
-    "Time to answer an HTTP request.",
-    ["route"],
+    "roundtable_http_request_seconds", "Time to answer an HTTP request.", ["route"],
     buckets=LATENCY_BUCKETS,
 )
 GRAPHQL_OPERATIONS = Counter(
@@ -54,18 +53,14 @@ GRAPHQL_OPERATIONS = Counter(
     ["operation", "type", "outcome"],
 )
 GRAPHQL_LATENCY = Histogram(
-    "roundtable_graphql_operation_seconds",
-    "Time to execute a GraphQL operation.",
-    ["operation", "type"],
-    buckets=LATENCY_BUCKETS,
+    "roundtable_graphql_operation_seconds", "Time to execute a GraphQL operation.",
+    ["operation", "type"], buckets=LATENCY_BUCKETS,
 )
 PROVIDER_CALLS = Counter(
     "roundtable_provider_calls_total", "Calls to calendar providers.", ["provider", "status"]
 )
 PROVIDER_LATENCY = Histogram(
-    "roundtable_provider_call_seconds",
-    "Time of a call to a calendar provider.",
-    ["provider"],
+    "roundtable_provider_call_seconds", "Time of a call to a calendar provider.", ["provider"],
     buckets=LATENCY_BUCKETS,
 )
 
@@ -74,7 +69,8 @@ async def observed_provider_call(provider: str, call: Awaitable[T]) -> T:
     """Await one provider call, counted by its outcome ("ok" or the error's kind)."""
     started, status = time.perf_counter(), "error"
     try:
-        result = await call
+        with provider_span(provider):
+            result = await call
         status = "ok"
         return result
     except Exception as exc:

@@ -314,9 +314,7 @@ async def test_a_replayed_state_with_the_original_cookie_is_refused(
     response = await client.get(link)
     secret = response.cookies["roundtable_oauth_google"]
     params = {k: v[0] for k, v in parse_qs(urlsplit(response.headers["location"]).query).items()}
-    assert (
-        await consent(client, fakes, CalendarProvider.GOOGLE, params, "a@x.com")
-    ).status_code == 200
+    assert (await consent(client, fakes, CalendarProvider.GOOGLE, params, "a@x.com")).status_code == 200
 
     client.cookies.set("roundtable_oauth_google", secret, domain="roundtable.test")
     replay = await consent(client, fakes, CalendarProvider.GOOGLE, params, "b@x.com")

@@ -158,9 +158,7 @@ async def _invites(
             continue
         intent = MailIntent.from_payload(row.id, row.created_at, row.payload)
         assert intent.interview_id is not None
-        mail = render_mail(
-            intent, await load_interview_facts(session, intent.interview_id), settings
-        )
+        mail = render_mail(intent, await load_interview_facts(session, intent.interview_id), settings)
         parts = [p for p in mail.walk() if p.get_content_type() == "text/calendar"]
         calendar = Calendar.from_ical(parts[0].get_content()) if parts else None
         if calendar is not None:
