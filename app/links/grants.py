@@ -34,6 +34,7 @@ CANDIDATE_LINK_KINDS = frozenset(
         MessageKind.TIMES_UPDATED,
         MessageKind.BOOKING_REMINDER,
         MessageKind.INTERVIEW_BOOKED,
+        MessageKind.INTERVIEW_MOVED,
     }
 )
 # Mails that ask the team or the account manager to look. A cancellation asks nothing: its
@@ -44,6 +45,7 @@ VIEW_LINK_KINDS = frozenset(
         MessageKind.REQUEST_SENT,
         MessageKind.TIMES_UPDATED,
         MessageKind.INTERVIEW_BOOKED,
+        MessageKind.INTERVIEW_MOVED,
         MessageKind.ALTERNATIVE_TIMES_REQUESTED,
         MessageKind.REMINDER_SENT,
     }

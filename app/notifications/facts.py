@@ -43,6 +43,9 @@ class MailIntent:
     sequence: int | None
     message: str
     link_grant_id: uuid.UUID | None = None
+    # A moved booking's times before the move (ISO instants), for its mail's "Before:" line.
+    previous_start: str | None = None
+    previous_end: str | None = None
 
     @classmethod
     def from_payload(
@@ -61,6 +64,8 @@ class MailIntent:
             sequence=payload.get("sequence"),
             message=str(payload.get("message", "")),
             link_grant_id=_uuid(payload.get("link_grant_id")),
+            previous_start=payload.get("previous_start"),
+            previous_end=payload.get("previous_end"),
         )
 
 
@@ -186,4 +191,7 @@ def superseded(intent: MailIntent, facts: InterviewFacts | None) -> str | None:
         and (intent.sequence or 0) < facts.ical_sequence
     ):
         return "the booking was cancelled before its invite went out"
+    if intent.kind == MessageKind.INTERVIEW_MOVED and (intent.sequence or 0) < facts.ical_sequence:
+        # Moved again (or cancelled) since: that later mail carries the current time.
+        return "the interview changed again before this mail went out"
     return None

@@ -199,6 +199,26 @@ def _booked(i: MailIntent, f: InterviewFacts, s: Settings, tz: str) -> Body:
     )
 
 
+def _moved(i: MailIntent, f: InterviewFacts, s: Settings, tz: str) -> Body:
+    assert f.booked_start is not None and f.booked_end is not None
+    paragraphs = [f"The interview with {f.candidate.name} ({_what(f)}) has a new time."]
+    if i.previous_start and i.previous_end:
+        before = span(
+            datetime.fromisoformat(i.previous_start), datetime.fromisoformat(i.previous_end), tz
+        )
+        paragraphs.append(f"Before: {before}")
+    paragraphs.append(f"Now: {span(f.booked_start, f.booked_end, tz)}")
+    return Body(
+        subject=f"Interview moved: {f.candidate.name}, {f.project_title}, "
+        f"{when(f.booked_start, tz)}",
+        paragraphs=paragraphs,
+        links=[
+            *([(JOIN_LABEL, f.conference_url)] if f.conference_url else []),
+            *_access_link(i, f, s, BOOKED_LABEL if _is_candidate(i, f) else VIEW_LABEL),
+        ],
+    )
+
+
 def _alternative(i: MailIntent, f: InterviewFacts, s: Settings, tz: str) -> Body:
     paragraphs = [f"{f.candidate.name} did not find a suitable time for {_what(f)}."]
     if f.alternative_message:
@@ -247,6 +267,7 @@ _RENDERERS: dict[str, _Renderer] = {
     MessageKind.REQUEST_SENT: _request_sent,
     MessageKind.TIMES_UPDATED: _times_updated,
     MessageKind.INTERVIEW_BOOKED: _booked,
+    MessageKind.INTERVIEW_MOVED: _moved,
     MessageKind.ALTERNATIVE_TIMES_REQUESTED: _alternative,
     MessageKind.INTERVIEW_CANCELLED: _cancelled,
     MessageKind.BOOKING_REMINDER: _reminder,

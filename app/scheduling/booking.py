@@ -29,6 +29,7 @@ from app.notifications.text import when
 from app.scheduling import repository
 from app.scheduling.access import InterviewContext, interview_for, require_open
 from app.scheduling.audience import load_audience
+from app.scheduling.load import over_limits
 from app.scheduling.slots import Availability, free_slots, group_by_local_date
 from app.scheduling.windows import TimeRange
 from app.text import optional_text, preview
@@ -54,7 +55,7 @@ async def available_slots(
     found = await interview_for(session, viewer, interview_id)
     if found.interview.status is not InterviewStatus.PENDING:
         return Availability(days=[], offered=0, free=0)
-    opened = await _open_slots(session, settings, found, now, await _people_of(session, found))
+    opened = await _open_slots(session, settings, found, now, await people_of(session, found))
     return Availability(
         days=group_by_local_date(opened.free, tz),
         offered=opened.offered,
@@ -75,7 +76,7 @@ async def _open_slots(
     settings: Settings,
     found: InterviewContext,
     now: datetime,
-    people: _People,
+    people: People,
 ) -> _Open:
     """Slots of the windows not blocked by notice, bookings or connected calendars."""
     interview = found.interview
@@ -96,11 +97,43 @@ async def _open_slots(
         busy=[*busy, *external.ranges],
         earliest_start=now + timedelta(minutes=settings.min_notice_minutes),
     )
+    books = await repository.load_books(
+        session, people.members, start=start, end=end, exclude_interview_id=interview.id
+    )
+    if books:
+        # A slot that would take a member over their daily or weekly limit is not offered.
+        free = [slot for slot in free if not over_limits(books, slot.start)]
     return _Open(free, offered, external.unchecked)
 
 
+async def claim_slot(
+    session: AsyncSession,
+    settings: Settings,
+    found: InterviewContext,
+    people: People,
+    *,
+    start: datetime,
+    now: datetime,
+) -> TimeRange | None:
+    """The offered slot starting at `start` if it is still free, with its people locked.
+
+    Shared by booking and moving a booking. Checked once before locking the people
+    (provider calls are slow and their answers are cached briefly), then again under those
+    locks, where only the database can change: bookings and load limits of the people.
+    """
+    slot: TimeRange | None = None
+    for locked in (False, True):
+        if locked:
+            await repository.lock_people(session, people.everyone)
+        opened = await _open_slots(session, settings, found, now, people)
+        slot = next((s for s in opened.free if s.start == start), None)
+        if slot is None:
+            break
+    return slot
+
+
 @dataclass(frozen=True)
-class _People:
+class People:
     members: set[uuid.UUID]
     candidate: uuid.UUID
 
@@ -110,10 +143,10 @@ class _People:
         return self.members | {self.candidate}
 
 
-async def _people_of(session: AsyncSession, found: InterviewContext) -> _People:
+async def people_of(session: AsyncSession, found: InterviewContext) -> People:
     participants = await repository.participants_of(session, found.interview.id)
     members = {p.user_id for p in participants if p.user_id is not None}
-    return _People(members=members, candidate=found.proposal.candidate_id)
+    return People(members=members, candidate=found.proposal.candidate_id)
 
 
 async def book_slot(
@@ -148,16 +181,8 @@ async def book_slot(
         )
     require_open(found.proposal)
 
-    people = await _people_of(session, found)
-    # Checked once before locking the people (provider calls are slow and their answers are
-    # cached briefly), then again under those locks, where only the database can change.
-    for locked in (False, True):
-        if locked:
-            await repository.lock_people(session, people.everyone)
-        opened = await _open_slots(session, settings, found, now, people)
-        slot = next((s for s in opened.free if s.start == start), None)
-        if slot is None:
-            break
+    people = await people_of(session, found)
+    slot = await claim_slot(session, settings, found, people, start=start, now=now)
     if slot is None:
         raise ServiceError.one(
             ErrorCode.SLOT_UNAVAILABLE,
@@ -179,7 +204,7 @@ async def book_slot(
     try:
         await session.flush()
     except IntegrityError as exc:
-        if _sqlstate(exc) == EXCLUSION_VIOLATION:
+        if sqlstate(exc) == EXCLUSION_VIOLATION:
             raise ServiceError.one(
                 ErrorCode.SLOT_UNAVAILABLE,
                 f"{when(start, time_zone)} was just taken; choose another time",
@@ -191,7 +216,7 @@ async def book_slot(
     return interview
 
 
-def _sqlstate(exc: IntegrityError) -> str | None:
+def sqlstate(exc: IntegrityError) -> str | None:
     return getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
 
 

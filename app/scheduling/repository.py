@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
-from datetime import datetime
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +19,7 @@ from app.models import (
     ConnectionState,
     Interview,
     InterviewStatus,
+    Organization,
     Participant,
     Project,
     Proposal,
@@ -25,7 +27,9 @@ from app.models import (
     SlotReservation,
     User,
 )
+from app.scheduling.load import LoadBook, effective_limit
 from app.scheduling.windows import TimeRange
+from app.timezones import zone
 
 
 async def get_interview(
@@ -187,3 +191,56 @@ async def members_with_calendar_events(
         )
     )
     return {user_id for user_id in rows if user_id is not None}
+
+
+async def load_books(
+    session: AsyncSession,
+    user_ids: Collection[uuid.UUID],
+    *,
+    start: datetime,
+    end: datetime,
+    exclude_interview_id: uuid.UUID | None = None,
+) -> list[LoadBook]:
+    """The load limits of these members and their bookings around [start, end).
+
+    One query for the limits; a second, for the bookings, only when someone has a limit.
+    Bookings are read from a week before to a week after, so whole local weeks count.
+    """
+    if not user_ids:
+        return []
+    rows = await session.execute(
+        select(
+            User.id,
+            User.time_zone,
+            User.max_interviews_per_day,
+            User.max_interviews_per_week,
+            Organization.max_interviews_per_day,
+            Organization.max_interviews_per_week,
+        )
+        .outerjoin(Organization, Organization.id == User.organization_id)
+        .where(User.id.in_(user_ids))
+    )
+    limits = [
+        effective_limit(
+            user_id=row[0],
+            time_zone=zone(row[1]) or ZoneInfo("UTC"),
+            own=(row[2], row[3]),
+            organization=(row[4], row[5]),
+        )
+        for row in rows
+    ]
+    limited = {limit.user_id: limit for limit in limits if limit.limited}
+    if not limited:
+        return []
+    week = timedelta(days=8)
+    query = select(SlotReservation.user_id, SlotReservation.starts_at).where(
+        SlotReservation.user_id.in_(limited),
+        SlotReservation.starts_at < end + week,
+        SlotReservation.ends_at > start - week,
+    )
+    if exclude_interview_id is not None:
+        query = query.where(SlotReservation.interview_id != exclude_interview_id)
+    starts: dict[uuid.UUID, list[datetime]] = {user_id: [] for user_id in limited}
+    for user_id, starts_at in await session.execute(query):
+        starts[user_id].append(starts_at)
+    return [LoadBook.of(limit, starts[user_id]) for user_id, limit in limited.items()]

@@ -14,7 +14,7 @@ from app.errors import ServiceError, validation
 from app.links.access import LinkAction
 from app.models import Interview as InterviewModel
 from app.pagination import Cursor
-from app.scheduling import booking, listing, requests
+from app.scheduling import booking, listing, moving, requests
 from app.scheduling.access import interview_for, proposal_for
 from app.scheduling.listing import InterviewGroup as DomainInterviewGroup
 from app.scheduling.windows import WindowText
@@ -65,6 +65,13 @@ class UpdateAvailabilityInput:
 class BookInterviewInput:
     interview_id: strawberry.ID
     start: datetime
+    time_zone: str
+
+
+@strawberry.input
+class MoveBookingInput:
+    interview_id: strawberry.ID
+    start: datetime = strawberry.field(description="Another offered slot of the same request.")
     time_zone: str
 
 
@@ -284,6 +291,32 @@ class InterviewMutation:
             return await booking.book_slot(
                 session=session,
                 viewer=ctx.acting_viewer(interview_id, LinkAction.BOOK),
+                settings=ctx.settings,
+                interview_id=interview_id,
+                start=input.start,
+                time_zone=input.time_zone,
+                now=ctx.clock(),
+            )
+
+        return await _interview_mutation(info, work)
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticatedOrLink],
+        description=(
+            "Move a booked interview to another offered slot of its request, in one step: the "
+            "old slot stays booked when the new one is gone (SLOT_UNAVAILABLE). The candidate "
+            "and the team may move it until the cut-off before the start (24 hours unless "
+            "set) and a limited number of times (3 unless set): INVALID_STATE beyond."
+        ),
+    )
+    async def move_booking(self, info: Info, input: MoveBookingInput) -> InterviewPayload:
+        ctx = info.context
+
+        async def work(session: AsyncSession) -> InterviewModel:
+            interview_id = parse_id(input.interview_id, "interviewId", "interview")
+            return await moving.move_booking(
+                session=session,
+                viewer=ctx.acting_viewer(interview_id, LinkAction.MOVE),
                 settings=ctx.settings,
                 interview_id=interview_id,
                 start=input.start,

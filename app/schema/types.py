@@ -288,6 +288,10 @@ class Interview(Node):
     def booked_start(self) -> datetime | None:
         return self.model.booked_start
 
+    @strawberry.field(description="How many times the booking was moved (moveBooking).")
+    def move_count(self) -> int:
+        return self.model.move_count
+
     @strawberry.field
     def booked_end(self) -> datetime | None:
         return self.model.booked_end
