@@ -244,3 +244,29 @@ async def load_books(
     for user_id, starts_at in await session.execute(query):
         starts[user_id].append(starts_at)
     return [LoadBook.of(limit, starts[user_id]) for user_id, limit in limited.items()]
+
+
+async def bookings_by_user(
+    session: AsyncSession,
+    user_ids: Collection[uuid.UUID],
+    *,
+    start: datetime,
+    end: datetime,
+    exclude_interview_id: uuid.UUID | None = None,
+) -> dict[uuid.UUID, list[TimeRange]]:
+    """Each person's reserved time between start and end, in one query."""
+    found: dict[uuid.UUID, list[TimeRange]] = {user_id: [] for user_id in user_ids}
+    if not user_ids:
+        return found
+    query = select(
+        SlotReservation.user_id, SlotReservation.starts_at, SlotReservation.ends_at
+    ).where(
+        SlotReservation.user_id.in_(user_ids),
+        SlotReservation.starts_at < end,
+        SlotReservation.ends_at > start,
+    )
+    if exclude_interview_id is not None:
+        query = query.where(SlotReservation.interview_id != exclude_interview_id)
+    for user_id, starts_at, ends_at in await session.execute(query):
+        found[user_id].append(TimeRange(starts_at, ends_at))
+    return found

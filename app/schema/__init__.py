@@ -22,6 +22,7 @@ from app.schema.ratelimits import MutationRateLimit
 from app.schema.relay import NodeQuery
 from app.schema.reporting import ClientErrors
 from app.schema.reporting import RoundtableSchema as ReportingSchema
+from app.schema.scheduling import SchedulingMutation, SchedulingQuery
 from app.schema.validation import DocumentLimits
 
 
@@ -29,6 +30,7 @@ from app.schema.validation import DocumentLimits
 class Query(
     PeopleQuery,
     InterviewQuery,
+    SchedulingQuery,
     BrowsingQuery,
     NodeQuery,
     NotificationQuery,
@@ -42,6 +44,7 @@ class Query(
 @strawberry.type
 class Mutation(
     InterviewMutation,
+    SchedulingMutation,
     ProposalMutation,
     NotificationMutation,
     AdminMutation,

@@ -20,8 +20,10 @@ from app.schema.node import Node
 
 if TYPE_CHECKING:
     from app.schema.organizations import Organization
+    from app.schema.scheduling import SchedulingPreferences
 
 OrganizationRef = Annotated["Organization", strawberry.lazy("app.schema.organizations")]
+SchedulingRef = Annotated["SchedulingPreferences", strawberry.lazy("app.schema.scheduling")]
 
 # strawberry.enum registers the domain enums in place; the names below are those classes.
 for _enum in (
@@ -84,6 +86,25 @@ class User(Node):
         if str(info.context.require_viewer().id) != self.id:
             return None
         return await own_connections(info)
+
+    @strawberry.field(
+        description=(
+            "Working hours and load limits; null unless this is you or you see the member's "
+            "organization."
+        )
+    )
+    async def scheduling(self, info: Info) -> SchedulingRef | None:
+        from app.schema.scheduling import preferences_of
+
+        viewer = info.context.require_viewer()
+        if self.organization_id is None:
+            return None
+        if viewer.id != uuid.UUID(self.id) and not viewer.sees_organization(
+            uuid.UUID(self.organization_id)
+        ):
+            return None
+        model = await info.context.loaders.user_by_id.load(uuid.UUID(self.id))
+        return preferences_of(model) if model is not None else None
 
     @strawberry.field(description="Newest first; null unless this is you or you are an admin.")
     async def api_tokens(self, info: Info) -> list[ApiToken] | None:
