@@ -43,7 +43,11 @@ def clock_text(minutes: int) -> str:
 
 def _minutes(text: str) -> int | None:
     hours, sep, minutes = text.partition(":")
-    if not sep or not (hours.isdigit() and minutes.isdigit()) or len(minutes) != 2:
+    if (
+        not sep
+        or not (hours.isdigit() and minutes.isdigit())
+        or (len(hours), len(minutes)) != (2, 2)
+    ):
         return None
     value = int(hours) * 60 + int(minutes)
     return value if int(minutes) < 60 and 0 <= value <= MINUTES_A_DAY else None

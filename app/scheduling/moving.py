@@ -108,15 +108,15 @@ async def move_booking(
             f"{when(old.start, time_zone)}",
             "start",
         )
-    await session.execute(
-        update(SlotReservation)
-        .where(SlotReservation.interview_id == interview.id)
-        .values(starts_at=slot.start, ends_at=slot.end)
-        .execution_options(synchronize_session=False)
-    )
     try:
-        await session.flush()
-    except IntegrityError as exc:  # pragma: no cover - the UPDATE above flushes at once
+        # The exclusion constraint is the backstop of the locks taken by claim_slot.
+        await session.execute(
+            update(SlotReservation)
+            .where(SlotReservation.interview_id == interview.id)
+            .values(starts_at=slot.start, ends_at=slot.end)
+            .execution_options(synchronize_session=False)
+        )
+    except IntegrityError as exc:
         if sqlstate(exc) == EXCLUSION_VIOLATION:
             raise _taken(start, old, time_zone) from None
         raise
