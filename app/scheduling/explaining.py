@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import enum
 import uuid
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -83,12 +84,27 @@ class SlotVerdict:
         return not any(reason.blocking for reason in self.reasons)
 
 
-def _overlaps_any(slot: TimeRange, blocks: Sequence[TimeRange]) -> bool:
-    return any(block.start < slot.end and slot.start < block.end for block in blocks)
+@dataclass(frozen=True)
+class _Sorted:
+    """Merged, sorted ranges with their bounds, for lookups by bisection."""
 
+    ranges: list[TimeRange]
+    starts: list[datetime]
+    ends: list[datetime]
 
-def _inside_any(slot: TimeRange, ranges: Sequence[TimeRange]) -> bool:
-    return any(r.start <= slot.start and slot.end <= r.end for r in ranges)
+    @classmethod
+    def of(cls, ranges: Iterable[TimeRange]) -> _Sorted:
+        merged = merge(ranges)
+        return cls(merged, [r.start for r in merged], [r.end for r in merged])
+
+    def overlaps(self, slot: TimeRange) -> bool:
+        # The first range ending after the slot starts is the only one that can overlap.
+        index = bisect_right(self.ends, slot.start)
+        return index < len(self.ranges) and self.ranges[index].start < slot.end
+
+    def contains(self, slot: TimeRange) -> bool:
+        index = bisect_right(self.starts, slot.start) - 1
+        return index >= 0 and slot.end <= self.ranges[index].end
 
 
 _LOAD_CODES = {LoadPeriod.DAY: ReasonCode.DAILY_LIMIT, LoadPeriod.WEEK: ReasonCode.WEEKLY_LIMIT}
@@ -103,7 +119,8 @@ def explain_slots(
 ) -> list[SlotVerdict]:
     """Every slot of the windows with all its reasons, in time order."""
     prepared = [
-        (p, merge(p.bookings), merge(p.calendar_busy), merge(p.working or ())) for p in people
+        (p, _Sorted.of(p.bookings), _Sorted.of(p.calendar_busy), _Sorted.of(p.working or ()))
+        for p in people
     ]
     verdicts = []
     for slot in slots_in(windows, duration):
@@ -112,9 +129,9 @@ def explain_slots(
             reasons.append(Reason(ReasonCode.INSIDE_NOTICE))
         for person, bookings, busy, working in prepared:
             who = person.user_id
-            if _overlaps_any(slot, bookings):
+            if bookings.overlaps(slot):
                 reasons.append(Reason(ReasonCode.OTHER_INTERVIEW, who))
-            if _overlaps_any(slot, busy):
+            if busy.overlaps(slot):
                 reasons.append(Reason(ReasonCode.CALENDAR_BUSY, who))
             if person.load is not None:
                 period = person.load.exceeded_by(slot.start)
@@ -124,7 +141,7 @@ def explain_slots(
                 reasons.append(Reason(ReasonCode.CALENDAR_UNCHECKED, who))
             elif person.calendar is CalendarState.NONE and person.working is not None:
                 reasons.append(Reason(ReasonCode.NO_CALENDAR, who))
-            if person.working is not None and not _inside_any(slot, working):
+            if person.working is not None and not working.contains(slot):
                 reasons.append(Reason(ReasonCode.OUTSIDE_WORKING_HOURS, who))
         verdicts.append(SlotVerdict(slot, reasons))
     return verdicts

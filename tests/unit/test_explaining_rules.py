@@ -1,0 +1,99 @@
+"""Slot explanations agree with the candidate's slots, and name each reason's participant."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.scheduling.explaining import (
+    CalendarState,
+    PersonTime,
+    Reason,
+    ReasonCode,
+    explain_slots,
+)
+from app.scheduling.load import LoadBook, LoadLimit, over_limits
+from app.scheduling.slots import free_slots
+from app.scheduling.windows import TimeRange
+
+BASE = datetime(2026, 3, 28, 12, tzinfo=UTC)  # the EU change is the next night
+MINUTE = timedelta(minutes=1)
+
+
+@st.composite
+def ranges(draw: st.DrawFn, most: int) -> list[TimeRange]:
+    found = []
+    for _ in range(draw(st.integers(0, most))):
+        start = BASE + draw(st.integers(0, 48 * 60)) * MINUTE
+        found.append(TimeRange(start, start + draw(st.integers(1, 180)) * MINUTE))
+    return found
+
+
+@st.composite
+def windows(draw: st.DrawFn) -> list[TimeRange]:
+    found, start = [], BASE
+    for _ in range(draw(st.integers(1, 5))):
+        start += draw(st.integers(0, 600)) * MINUTE
+        end = start + draw(st.integers(30, 300)) * MINUTE
+        found.append(TimeRange(start, end))
+        start = end
+    return found
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    windows(),
+    st.lists(
+        st.tuples(ranges(3), ranges(3), st.sampled_from([None, 1, 2])), min_size=1, max_size=3
+    ),
+    ranges(2),
+    st.integers(0, 24 * 60),
+)
+def test_the_offered_slots_are_exactly_the_candidates_slots(
+    windows: list[TimeRange],
+    members: list[tuple[list[TimeRange], list[TimeRange], int | None]],
+    candidate: list[TimeRange],
+    notice: int,
+) -> None:
+    duration = timedelta(minutes=30)
+    earliest = BASE + notice * MINUTE
+    people, books, busy = [], [], list(candidate)
+    for bookings, calendar, per_day in members:
+        member = uuid.uuid4()
+        book = LoadBook.of(
+            LoadLimit(member, ZoneInfo("Europe/Paris"), per_day, None), [b.start for b in bookings]
+        )
+        books.append(book)
+        busy += [*bookings, *calendar]
+        people.append(PersonTime(member, bookings, calendar, CalendarState.CHECKED, [], book))
+    people.append(PersonTime(uuid.uuid4(), candidate))
+    verdicts = explain_slots(windows, duration=duration, people=people, earliest_start=earliest)
+    free, offered = free_slots(windows, duration=duration, busy=busy, earliest_start=earliest)
+    assert len(verdicts) == offered
+    assert [v.slot for v in verdicts if v.offered] == [
+        s for s in free if not over_limits(books, s.start)
+    ]
+
+
+def test_each_reason_names_its_participant_and_informative_ones_do_not_block() -> None:
+    member, candidate = uuid.uuid4(), uuid.uuid4()
+    slot = TimeRange(BASE, BASE + timedelta(minutes=30))
+    [verdict] = explain_slots(
+        [slot],
+        duration=timedelta(minutes=30),
+        people=[
+            PersonTime(member, calendar=CalendarState.UNCHECKED, working=[]),
+            PersonTime(candidate, bookings=[TimeRange(BASE - MINUTE, BASE + MINUTE)]),
+        ],
+        earliest_start=BASE,
+    )
+    assert verdict.reasons == [
+        Reason(ReasonCode.CALENDAR_UNCHECKED, member),
+        Reason(ReasonCode.OUTSIDE_WORKING_HOURS, member),
+        Reason(ReasonCode.OTHER_INTERVIEW, candidate),
+    ]
+    assert [r.blocking for r in verdict.reasons] == [False, False, True]
