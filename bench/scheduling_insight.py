@@ -64,6 +64,8 @@ MEMBERS, BUSY_EVENTS, BOOKINGS, WINDOWS = 8, 80, 100, 50
 SUGGEST = """query($proposal: ID!, $people: [ID!]!) {
   suggestWindows(proposalId: $proposal, participantIds: $people, days: 28) {
     start end freeParticipants { id } uncheckedParticipants { id } } }"""
+SLOTS = """query($id: ID!) { availableSlots(interviewId: $id, timeZone: "UTC") {
+  days { slots { start } } } }"""
 EXPLAIN = """query($id: ID!) { slotExplanations(interviewId: $id) {
   start offered reasons { code message participant { id } } } }"""
 
@@ -175,10 +177,12 @@ async def seed(settings: Settings, fakes: dict[CalendarProvider, Any]) -> dict[s
                     )
                 )
         token = (await issue_token(session=session, user=members[0])).token
+        candidate_token = (await issue_token(session=session, user=candidate)).token
         await session.commit()
     await engine.dispose()
     return {
         "token": token,
+        "candidate_token": candidate_token,
         "interview": str(interview.id),
         "proposal": str(proposal.id),
         "members": [str(m.id) for m in members],
@@ -193,6 +197,7 @@ async def timed(
     repeats: int,
     *,
     cached: bool,
+    token: str | None = None,
 ) -> tuple[list[float], int, Any]:
     engine = create_engine(settings)
     statements: list[str] = []
@@ -213,7 +218,7 @@ async def timed(
             response = await h.post(
                 "/graphql",
                 json={"query": query, "variables": variables},
-                headers={"Authorization": f"Bearer {seeded['token']}"},
+                headers={"Authorization": f"Bearer {token or seeded['token']}"},
             )
             timings.append(time.perf_counter() - began)
             body = response.json()
@@ -264,6 +269,18 @@ async def measure(settings: Settings, repeats: int) -> None:
             )
             report("free/busy cache " + ("on " if cached else "off"), timings, statements)
         slots = data["slotExplanations"]
+        print("availableSlots of the same interview, for comparison:")
+        for cached in (False, True):
+            timings, statements, _ = await timed(
+                settings,
+                seeded,
+                SLOTS,
+                {"id": seeded["interview"]},
+                repeats,
+                cached=cached,
+                token=seeded["candidate_token"],
+            )
+            report("free/busy cache " + ("on " if cached else "off"), timings, statements)
         print(
             f"  {len(slots)} slots, {sum(s['offered'] for s in slots)} offered, "
             f"{sum(len(s['reasons']) for s in slots)} reasons"

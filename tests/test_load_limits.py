@@ -188,3 +188,59 @@ async def test_who_may_set_limits(gql: GraphQLClient, world: World) -> None:
     assert [e["code"] for e in org["data"]["updateOrganizationLoadLimits"]["errors"]] == [
         "NOT_FOUND"
     ]
+
+
+EXPLAIN = """query($id: ID!) { slotExplanations(interviewId: $id) {
+  start offered reasons { code participant { id name } } } }"""
+SUGGEST = """query($proposal: ID!, $people: [ID!]!) {
+  suggestWindows(proposalId: $proposal, participantIds: $people, days: 28) {
+    start freeParticipants { id name } uncheckedParticipants { id } } }"""
+
+
+async def test_explanations_and_find_times_take_a_fixed_number_of_statements(
+    gql: GraphQLClient,
+    world: World,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+    count_queries: Any,
+) -> None:
+    a = world.a
+    token = world.token(a.member)
+    assert "errors" not in await gql("{ me { id } }", token=token)  # the token's last use
+    await first_booked(session, settings, world, clock)
+    a.member.max_interviews_per_day = 3  # so the bookings are read for the limits too
+    small = await make_interview(session, settings, a, clock.now, windows=THURSDAY, time_zone="UTC")
+    counts = []
+    for interview in (small,):
+        with count_queries() as counter:
+            body = await gql(EXPLAIN, {"id": str(interview.id)}, token=token)
+        assert "errors" not in body and len(body["data"]["slotExplanations"]) == 4
+        counts.append(counter.count)
+    side = await another_candidate(session, a)
+    days = [f"2026-03-{day:02d}" for day in range(3, 21)]
+    large = await make_interview(
+        session,
+        settings,
+        side,
+        clock.now,
+        time_zone="UTC",
+        participants=[a.member, a.colleague],
+        windows=[WindowText(f"{d}T09:00", f"{d}T12:00") for d in days],
+    )
+    with count_queries() as counter:
+        body = await gql(EXPLAIN, {"id": str(large.id)}, token=token)
+    assert len(body["data"]["slotExplanations"]) == 6 * len(days)
+    counts.append(counter.count)
+    assert counts[0] == counts[1], counts
+    suggest = []
+    for people in ([a.member], [a.member, a.colleague]):
+        with count_queries() as counter:
+            body = await gql(
+                SUGGEST,
+                {"proposal": str(a.proposal.id), "people": [str(p.id) for p in people]},
+                token=token,
+            )
+        assert body["data"]["suggestWindows"], body
+        suggest.append(counter.count)
+    assert suggest[0] == suggest[1] <= 8, suggest
