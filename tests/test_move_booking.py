@@ -6,25 +6,33 @@ from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from typing import Any
 
+import httpx
 import pytest
 from icalendar import Calendar
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
-from app.models import Interview, Notification, OutboxMessage, SlotReservation
+from app.models import (
+    Interview,
+    Notification,
+    OutboxMessage,
+    Participant,
+    SlotReservation,
+    SyncState,
+)
 from app.notifications.facts import MailIntent, load_interview_facts
 from app.notifications.mail import render_mail
 from app.scheduling.moving import MoveRules, move_refusal
 from app.scheduling.windows import WindowText
 from tests.conftest import Clock, GraphQLClient, make_settings
 from tests.factories import World, another_candidate, book_first_slot, make_interview, make_world
+from tests.test_links import link, post, token_for
 
 BOOK = """mutation($input: BookInterviewInput!) { bookInterview(input: $input) {
   interview { id status bookedStart } errors { code field message } } }"""
 MOVE = """mutation($input: MoveBookingInput!) { moveBooking(input: $input) {
-  interview { id status bookedStart bookedEnd moveCount conference { url }
-              participants { email syncState } }
+  interview { id status bookedStart bookedEnd moveCount conference { url } }
   errors { code field message } } }"""
 
 WINDOWS = [
@@ -106,7 +114,10 @@ async def test_the_candidate_moves_the_booking_and_everyone_is_told_once(
         "2026-03-06T10:00:00+00:00",
         1,
     )
-    assert {p["syncState"] for p in interview["participants"]} == {"PENDING"}
+    participants = await session.scalars(
+        select(Participant.sync_state).where(Participant.interview_id == booked.id)
+    )
+    assert set(participants) == {SyncState.PENDING}
     held = await session.scalars(
         select(SlotReservation).where(SlotReservation.interview_id == booked.id)
     )
@@ -382,3 +393,29 @@ def test_move_refusal_rules() -> None:
 async def test_the_settings_change_the_cutoff_and_the_limit() -> None:
     settings = make_settings("sqlite://", move_cutoff_hours=2, max_moves=1)
     assert (settings.move_cutoff_hours, settings.max_moves) == (2, 1)
+
+
+async def test_the_candidate_moves_it_from_the_mail_link(
+    client: httpx.AsyncClient,
+    world: World,
+    booked: Interview,
+    session: AsyncSession,
+    clock: Clock,
+) -> None:
+    token = await token_for(
+        session, booked.id, world.a.candidate.email, expires_at=clock.now + timedelta(days=1)
+    )
+    body = await post(
+        client,
+        MOVE,
+        {
+            "input": {
+                "interviewId": str(booked.id),
+                "start": "2026-03-06T09:00:00Z",
+                "timeZone": "UTC",
+            }
+        },
+        **link(token),
+    )
+    assert body["data"]["moveBooking"]["errors"] == []
+    assert body["data"]["moveBooking"]["interview"]["moveCount"] == 1

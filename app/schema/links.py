@@ -31,7 +31,7 @@ LinkAction = DomainLinkAction
 LINK_FIELDS: dict[str, frozenset[str]] = {
     "Query": frozenset({"interview", "availableSlots", "linkAccess"}),
     "Mutation": frozenset(
-        {"bookInterview", "requestAlternativeTimes", "cancelInterview", "updateMe"}
+        {"bookInterview", "moveBooking", "requestAlternativeTimes", "cancelInterview", "updateMe"}
     ),
     "LinkAccess": frozenset({"scope", "actions", "expiresAt", "email", "user", "interview"}),
     "Interview": frozenset(
@@ -45,6 +45,7 @@ LINK_FIELDS: dict[str, frozenset[str]] = {
             "windows",
             "bookedStart",
             "bookedEnd",
+            "moveCount",
             "conference",
             "cancellation",
             "alternativeTimesRequested",
