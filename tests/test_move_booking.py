@@ -419,3 +419,26 @@ async def test_the_candidate_moves_it_from_the_mail_link(
     )
     assert body["data"]["moveBooking"]["errors"] == []
     assert body["data"]["moveBooking"]["interview"]["moveCount"] == 1
+
+
+OPTIONS = """query($id: ID!) { moveOptions(interviewId: $id, timeZone: "Asia/Kolkata") {
+  days { date slots { start } } } }"""
+
+
+async def test_move_options_are_the_other_free_slots_in_the_readers_zone(
+    gql: GraphQLClient, world: World, booked: Interview, clock: Clock
+) -> None:
+    body = await gql(OPTIONS, {"id": str(booked.id)}, token=world.token(world.a.candidate))
+    starts = [s["start"] for d in body["data"]["moveOptions"]["days"] for s in d["slots"]]
+    assert starts == [
+        "2026-03-05T15:00:00+05:30",  # 09:30Z; 09:00Z is the booking itself
+        "2026-03-06T14:30:00+05:30",
+        "2026-03-06T15:00:00+05:30",
+    ]
+    team = await gql(OPTIONS, {"id": str(booked.id)}, token=world.token(world.a.manager))
+    assert len(team["data"]["moveOptions"]["days"]) == 2
+    other = await gql(OPTIONS, {"id": str(booked.id)}, token=world.token(world.b.member))
+    assert other["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    clock.now = datetime(2026, 3, 4, 12, tzinfo=UTC)
+    late = await gql(OPTIONS, {"id": str(booked.id)}, token=world.token(world.a.candidate))
+    assert late["errors"][0]["extensions"]["code"] == "INVALID_STATE"

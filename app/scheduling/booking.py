@@ -132,6 +132,15 @@ async def claim_slot(
     return slot
 
 
+async def free_slots_of(
+    session: AsyncSession, settings: Settings, found: InterviewContext, now: datetime
+) -> tuple[list[TimeRange], int, list[str]]:
+    """The interview's open slots by the candidate's rules, its own booking left aside:
+    (free, offered, unchecked calendars). For moving a booking."""
+    opened = await _open_slots(session, settings, found, now, await people_of(session, found))
+    return opened.free, opened.offered, opened.unchecked_calendars
+
+
 @dataclass(frozen=True)
 class People:
     members: set[uuid.UUID]

@@ -27,8 +27,15 @@ from app.notifications.service import tell
 from app.notifications.text import when
 from app.scheduling.access import InterviewContext, interview_for, require_open, require_team
 from app.scheduling.audience import load_audience
-from app.scheduling.booking import EXCLUSION_VIOLATION, claim_slot, people_of, sqlstate
+from app.scheduling.booking import (
+    EXCLUSION_VIOLATION,
+    claim_slot,
+    free_slots_of,
+    people_of,
+    sqlstate,
+)
 from app.scheduling.requests import actor_name
+from app.scheduling.slots import Availability, group_by_local_date
 from app.scheduling.windows import TimeRange
 from app.text import preview
 from app.timezones import zone
@@ -128,6 +135,46 @@ async def move_booking(
     request_sync(session, interview.id)
     booking_moved(session, interview, old)
     return interview
+
+
+async def move_options(
+    *,
+    session: AsyncSession,
+    viewer: Viewer,
+    settings: Settings,
+    interview_id: uuid.UUID,
+    time_zone: str,
+    now: datetime,
+) -> Availability:
+    """The slots a booking may move to, in the viewer's zone (empty unless it is booked);
+    INVALID_STATE when moving is no longer allowed, saying why."""
+    tz = zone(time_zone)
+    if tz is None:
+        raise ServiceError(
+            [validation(f"{preview(time_zone)} is not an IANA time zone", "timeZone")]
+        )
+    found = await interview_for(session, viewer, interview_id)
+    interview = found.interview
+    if viewer.id != found.proposal.candidate_id:
+        require_team(viewer, found.project)
+    if interview.status is not InterviewStatus.BOOKED or interview.booked_start is None:
+        return Availability(days=[], offered=0, free=0)
+    refusal = move_refusal(
+        rules_of(settings),
+        booked_start=interview.booked_start,
+        moves_so_far=interview.move_count,
+        now=now,
+    )
+    if refusal is not None:
+        raise ServiceError.one(ErrorCode.INVALID_STATE, refusal, "interviewId")
+    free, offered, unchecked = await free_slots_of(session, settings, found, now)
+    others = [slot for slot in free if slot.start != interview.booked_start]
+    return Availability(
+        days=group_by_local_date(others, tz),
+        offered=offered,
+        free=len(free),
+        unchecked_calendars=unchecked,
+    )
 
 
 def _taken(start: datetime, old: TimeRange, time_zone: str) -> ServiceError:

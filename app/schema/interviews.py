@@ -17,6 +17,7 @@ from app.pagination import Cursor
 from app.scheduling import booking, listing, moving, requests
 from app.scheduling.access import interview_for, proposal_for
 from app.scheduling.listing import InterviewGroup as DomainInterviewGroup
+from app.scheduling.slots import Availability
 from app.scheduling.windows import WindowText
 from app.schema.connections import connection, paging
 from app.schema.context import Info
@@ -217,21 +218,48 @@ class InterviewQuery:
                     time_zone=time_zone,
                     now=info.context.clock(),
                 )
-        tz = ZoneInfo(time_zone)
-        return SlotAvailability(
-            days=[
-                SlotDay(
-                    date=day.date,
-                    slots=[
-                        TimeWindow(start=s.start.astimezone(tz), end=s.end.astimezone(tz))
-                        for s in day.slots
-                    ],
+        return _slot_availability(result, ZoneInfo(time_zone))
+
+    @strawberry.field(
+        permission_classes=[IsAuthenticatedOrLink],
+        description=(
+            "The other slots a booked interview may move to (moveBooking), in `timeZone`; "
+            "empty unless booked, INVALID_STATE once moving is no longer allowed."
+        ),
+    )
+    async def move_options(
+        self, info: Info, interview_id: strawberry.ID, time_zone: str
+    ) -> SlotAvailability:
+        with query_errors():
+            parsed_id = parse_id(interview_id, "interviewId", "interview")
+            viewer = info.context.acting_viewer(parsed_id, LinkAction.MOVE)
+            async with info.context.db() as session:
+                result = await moving.move_options(
+                    session=session,
+                    viewer=viewer,
+                    settings=info.context.settings,
+                    interview_id=parsed_id,
+                    time_zone=time_zone,
+                    now=info.context.clock(),
                 )
-                for day in result.days
-            ],
-            warning=result.warning,
-            unchecked_calendars=result.unchecked_calendars,
-        )
+        return _slot_availability(result, ZoneInfo(time_zone))
+
+
+def _slot_availability(result: Availability, tz: ZoneInfo) -> SlotAvailability:
+    return SlotAvailability(
+        days=[
+            SlotDay(
+                date=day.date,
+                slots=[
+                    TimeWindow(start=s.start.astimezone(tz), end=s.end.astimezone(tz))
+                    for s in day.slots
+                ],
+            )
+            for day in result.days
+        ],
+        warning=result.warning,
+        unchecked_calendars=result.unchecked_calendars,
+    )
 
 
 @strawberry.type

@@ -29,7 +29,7 @@ LinkAction = DomainLinkAction
 
 # Parent type -> fields a link may select. Everything else is refused before execution.
 LINK_FIELDS: dict[str, frozenset[str]] = {
-    "Query": frozenset({"interview", "availableSlots", "linkAccess"}),
+    "Query": frozenset({"interview", "availableSlots", "moveOptions", "linkAccess"}),
     "Mutation": frozenset(
         {"bookInterview", "moveBooking", "requestAlternativeTimes", "cancelInterview", "updateMe"}
     ),
