@@ -97,3 +97,29 @@ def test_each_reason_names_its_participant_and_informative_ones_do_not_block() -
         Reason(ReasonCode.OTHER_INTERVIEW, candidate),
     ]
     assert [r.blocking for r in verdict.reasons] == [False, False, True]
+
+
+def test_working_hours_are_explained_on_each_side_of_the_dst_change() -> None:
+    from app.scheduling.hours import DEFAULT_HOURS, working_ranges
+
+    member = uuid.uuid4()
+    ny = ZoneInfo("America/New_York")
+    friday = TimeRange(
+        datetime(2026, 3, 6, 13, 30, tzinfo=UTC), datetime(2026, 3, 6, 14, tzinfo=UTC)
+    )
+    monday = TimeRange(
+        datetime(2026, 3, 9, 13, 30, tzinfo=UTC), datetime(2026, 3, 9, 14, tzinfo=UTC)
+    )
+    working = working_ranges(DEFAULT_HOURS, ny, friday.start, monday.end)
+    verdicts = explain_slots(
+        [friday, monday],
+        duration=timedelta(minutes=30),
+        people=[PersonTime(member, calendar=CalendarState.CHECKED, working=working)],
+        earliest_start=friday.start,
+    )
+    # 13:30Z is 08:30 EST on Friday, 09:30 EDT on Monday after the clocks went forward.
+    assert [v.reasons for v in verdicts] == [
+        [Reason(ReasonCode.OUTSIDE_WORKING_HOURS, member)],
+        [],
+    ]
+    assert all(v.offered for v in verdicts)  # informative only: the team typed these
