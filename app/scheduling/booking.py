@@ -213,7 +213,7 @@ async def book_slot(
     try:
         await session.flush()
     except IntegrityError as exc:
-        if sqlstate(exc) == EXCLUSION_VIOLATION:
+        if _sqlstate(exc) == EXCLUSION_VIOLATION:
             raise ServiceError.one(
                 ErrorCode.SLOT_UNAVAILABLE,
                 f"{when(start, time_zone)} was just taken; choose another time",
@@ -225,7 +225,7 @@ async def book_slot(
     return interview
 
 
-def sqlstate(exc: IntegrityError) -> str | None:
+def _sqlstate(exc: IntegrityError) -> str | None:
     return getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
 
 

@@ -29,10 +29,10 @@ from app.scheduling.access import InterviewContext, interview_for, require_open,
 from app.scheduling.audience import load_audience
 from app.scheduling.booking import (
     EXCLUSION_VIOLATION,
+    _sqlstate,
     claim_slot,
     free_slots_of,
     people_of,
-    sqlstate,
 )
 from app.scheduling.requests import actor_name
 from app.scheduling.slots import Availability, group_by_local_date
@@ -124,7 +124,7 @@ async def move_booking(
             .execution_options(synchronize_session=False)
         )
     except IntegrityError as exc:
-        if sqlstate(exc) == EXCLUSION_VIOLATION:
+        if _sqlstate(exc) == EXCLUSION_VIOLATION:
             raise _taken(start, old, time_zone) from None
         raise
     interview.booked_start, interview.booked_end = slot.start, slot.end
