@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from calendar_sync_bench import fake_settings  # bench/ is this script's directory
 
+from app.access import load_viewer
 from app.calendars.base import AccountInfo
 from app.calendars.connections import save_connection
 from app.calendars.freebusy import clear_busy_cache
@@ -48,10 +49,11 @@ from app.models import (
     Proposal,
     Role,
     SlotReservation,
+    User,
 )
 from app.people import service
 from app.people.tokens import issue_token
-from app.scheduling import repository
+from app.scheduling import insight, repository
 from app.scheduling.windows import TimeRange
 from tests.fakes import microsoft
 from tests.fakes.base import ServerThread
@@ -228,6 +230,27 @@ async def timed(
     return timings[1:repeats], len(statements), body["data"]
 
 
+async def service_only(settings: Settings, seeded: dict[str, Any], repeats: int) -> list[float]:
+    engine = create_engine(settings)
+    timings = []
+    async with create_session_factory(engine)() as session:
+        member = await session.get(User, uuid.UUID(seeded["members"][0]))
+        assert member is not None
+        viewer = await load_viewer(session, member)
+        for _ in range(repeats):
+            began = time.perf_counter()
+            await insight.explain_interview(
+                session=session,
+                viewer=viewer,
+                settings=settings,
+                interview_id=uuid.UUID(seeded["interview"]),
+                now=NOW,
+            )
+            timings.append(time.perf_counter() - began)
+    await engine.dispose()
+    return timings
+
+
 def report(label: str, timings: list[float], statements: int) -> None:
     print(
         f"  {label}: median {statistics.median(timings) * 1000:.1f} ms, "
@@ -269,6 +292,11 @@ async def measure(settings: Settings, repeats: int) -> None:
             )
             report("free/busy cache " + ("on " if cached else "off"), timings, statements)
         slots = data["slotExplanations"]
+        service = await service_only(settings, seeded, repeats)
+        print(
+            f"  the service alone (rules and queries, no GraphQL), cache on: median "
+            f"{statistics.median(service) * 1000:.1f} ms"
+        )
         print("availableSlots of the same interview, for comparison:")
         for cached in (False, True):
             timings, statements, _ = await timed(
