@@ -6,8 +6,9 @@ member's connected calendar, a member's load limit. The others only inform: a ca
 that could not be read or is not connected (its busy time is unknown), and a slot outside
 a member's working hours (typed windows are offered as typed, SPEC section 5).
 
-Another interview is named by whose it is, never by which: the team may not see the other
-interview (another organization's, or another candidate's), so nothing of it is told.
+Another interview is named by whose it is; which one (`Reason.interview`) the caller keeps
+only for a viewer who may see it (app.scheduling.insight): the candidate's interview with
+another organization is told as "has another interview", and nothing more.
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ class CalendarState(enum.StrEnum):
 class Reason:
     code: ReasonCode
     participant: uuid.UUID | None = None
+    # OTHER_INTERVIEW: which interview; the caller keeps it only for viewers who may see it.
+    interview: uuid.UUID | None = None
 
     @property
     def blocking(self) -> bool:
@@ -72,6 +75,7 @@ class PersonTime:
     calendar: CalendarState = CalendarState.NONE
     working: Sequence[TimeRange] | None = None  # None: not a member (the candidate)
     load: LoadBook | None = None
+    booking_interviews: Sequence[uuid.UUID] = ()  # the interview of each booking, if known
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,13 @@ class _Sorted:
         return index >= 0 and slot.end <= self.ranges[index].end
 
 
+def _interview_at(person: PersonTime, slot: TimeRange) -> uuid.UUID | None:
+    for booking, interview in zip(person.bookings, person.booking_interviews, strict=False):
+        if booking.overlaps(slot):
+            return interview
+    return None
+
+
 _LOAD_CODES = {LoadPeriod.DAY: ReasonCode.DAILY_LIMIT, LoadPeriod.WEEK: ReasonCode.WEEKLY_LIMIT}
 
 
@@ -130,7 +141,7 @@ def explain_slots(
         for person, bookings, busy, working in prepared:
             who = person.user_id
             if bookings.overlaps(slot):
-                reasons.append(Reason(ReasonCode.OTHER_INTERVIEW, who))
+                reasons.append(Reason(ReasonCode.OTHER_INTERVIEW, who, _interview_at(person, slot)))
             if busy.overlaps(slot):
                 reasons.append(Reason(ReasonCode.CALENDAR_BUSY, who))
             if person.load is not None:

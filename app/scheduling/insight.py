@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -36,9 +36,12 @@ MAX_SUGGESTIONS = 50
 @dataclass(frozen=True)
 class PeopleFacts:
     users: dict[uuid.UUID, User]
-    bookings: dict[uuid.UUID, list[TimeRange]]
+    booked: dict[uuid.UUID, list[tuple[TimeRange, uuid.UUID]]]
     calendars: BusyByUser
     books: dict[uuid.UUID, LoadBook]
+
+    def bookings(self, user_id: uuid.UUID) -> list[TimeRange]:
+        return [time for time, _ in self.booked[user_id]]
 
     def calendar_state(self, user_id: uuid.UUID) -> CalendarState:
         if user_id in self.calendars.unchecked:
@@ -147,14 +150,14 @@ async def find_times(
         MemberTime(
             user_id=member,
             working=facts.working(member, start, end),
-            busy=[*facts.bookings[member], *facts.calendars.ranges.get(member, [])],
+            busy=[*facts.bookings(member), *facts.calendars.ranges.get(member, [])],
             load=facts.books.get(member),
         )
         for member in members
     ]
     suggestions = suggest_windows(
         member_times,
-        candidate_busy=facts.bookings[proposal.candidate_id],
+        candidate_busy=facts.bookings(proposal.candidate_id),
         start=start,
         end=end,
         duration=timedelta(minutes=duration_minutes),
@@ -212,7 +215,8 @@ async def explain_interview(
     people = [
         PersonTime(
             user_id=member,
-            bookings=facts.bookings[member],
+            bookings=facts.bookings(member),
+            booking_interviews=[i for _, i in facts.booked[member]],
             calendar_busy=facts.calendars.ranges.get(member, []),
             calendar=facts.calendar_state(member),
             working=facts.working(member, start, end),
@@ -220,11 +224,26 @@ async def explain_interview(
         )
         for member in members
     ]
-    people.append(PersonTime(user_id=candidate, bookings=facts.bookings[candidate]))
+    people.append(
+        PersonTime(
+            user_id=candidate,
+            bookings=facts.bookings(candidate),
+            booking_interviews=[i for _, i in facts.booked[candidate]],
+        )
+    )
     verdicts = explain_slots(
         windows,
         duration=timedelta(minutes=interview.duration_minutes),
         people=people,
         earliest_start=now + timedelta(minutes=settings.min_notice_minutes),
     )
+    # The other interview is named only to a viewer who may see it (another organization's,
+    # say, is not): for the rest the reason says whose time is taken, and nothing more.
+    named = {r.interview for v in verdicts for r in v.reasons if r.interview is not None}
+    visible = await repository.visible_interview_ids(session, viewer, named)
+    for verdict in verdicts:
+        verdict.reasons[:] = [
+            r if r.interview is None or r.interview in visible else replace(r, interview=None)
+            for r in verdict.reasons
+        ]
     return Explained(verdicts, facts.users, dict(facts.calendars.unchecked))

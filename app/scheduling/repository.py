@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.access import Viewer
 from app.db import is_postgres
 from app.models import (
     AvailabilityWindow,
@@ -253,13 +254,16 @@ async def bookings_by_user(
     start: datetime,
     end: datetime,
     exclude_interview_id: uuid.UUID | None = None,
-) -> dict[uuid.UUID, list[TimeRange]]:
-    """Each person's reserved time between start and end, in one query."""
-    found: dict[uuid.UUID, list[TimeRange]] = {user_id: [] for user_id in user_ids}
+) -> dict[uuid.UUID, list[tuple[TimeRange, uuid.UUID]]]:
+    """Each person's reserved time between start and end, with its interview, in one query."""
+    found: dict[uuid.UUID, list[tuple[TimeRange, uuid.UUID]]] = {u: [] for u in user_ids}
     if not user_ids:
         return found
     query = select(
-        SlotReservation.user_id, SlotReservation.starts_at, SlotReservation.ends_at
+        SlotReservation.user_id,
+        SlotReservation.starts_at,
+        SlotReservation.ends_at,
+        SlotReservation.interview_id,
     ).where(
         SlotReservation.user_id.in_(user_ids),
         SlotReservation.starts_at < end,
@@ -267,6 +271,21 @@ async def bookings_by_user(
     )
     if exclude_interview_id is not None:
         query = query.where(SlotReservation.interview_id != exclude_interview_id)
-    for user_id, starts_at, ends_at in await session.execute(query):
-        found[user_id].append(TimeRange(starts_at, ends_at))
+    for user_id, starts_at, ends_at, interview_id in await session.execute(query):
+        found[user_id].append((TimeRange(starts_at, ends_at), interview_id))
     return found
+
+
+async def visible_interview_ids(
+    session: AsyncSession, viewer: Viewer, interview_ids: Collection[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Those of these interviews the viewer may see, in one query."""
+    if not interview_ids:
+        return set()
+    rows = await session.scalars(
+        select(Interview.id)
+        .join(Proposal, Proposal.id == Interview.proposal_id)
+        .join(Project, Project.id == Proposal.project_id)
+        .where(Interview.id.in_(interview_ids), viewer.proposal_filter())
+    )
+    return set(rows)

@@ -392,9 +392,7 @@ async def reschedule_interview(
             "interviewId",
         )
     participants = await repository.participants_of(session, old.id)
-    await revoke_links(
-        session, interview_ids=[old.id], because=RevokedBecause.RESCHEDULED, now=now
-    )
+    await revoke_links(session, interview_ids=[old.id], because=RevokedBecause.RESCHEDULED, now=now)
     await mark_cancelled(
         session,
         old,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import uuid
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,7 +21,7 @@ from app.schema.ids import parse_id
 from app.schema.organizations import Organization
 from app.schema.people import OrganizationPayload, UserPayload
 from app.schema.permissions import IsAuthenticated
-from app.schema.types import User
+from app.schema.types import Interview, User
 
 strawberry.enum(ReasonCode, name="SlotReasonCode")
 
@@ -73,6 +74,16 @@ class SlotReason:
     participant: User | None
     blocking: bool = strawberry.field(description="Whether this reason alone hides the slot.")
     message: str
+    interview_id: strawberry.Private[uuid.UUID | None] = None
+
+    @strawberry.field(
+        description="OTHER_INTERVIEW: that interview, when you may see it; else null."
+    )
+    async def interview(self, info: Info) -> Interview | None:
+        if self.interview_id is None:
+            return None
+        row = await info.context.loaders.interview_by_id.load(self.interview_id)
+        return Interview(model=row) if row is not None else None
 
 
 @strawberry.type
@@ -207,6 +218,7 @@ class SchedulingQuery:
                 code=r.code,
                 participant=User.of(user) if user else None,
                 blocking=r.blocking,
+                interview_id=r.interview,
                 message=describe(
                     r,
                     user.name if user else None,

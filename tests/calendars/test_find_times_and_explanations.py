@@ -22,7 +22,7 @@ from tests.factories import World, another_candidate, book_first_slot, make_inte
 
 NEW_YORK = ZoneInfo("America/New_York")
 EXPLAIN = """query($id: ID!) { slotExplanations(interviewId: $id) {
-  start end offered reasons { code blocking message participant { id } } } }"""
+  start end offered reasons { code blocking message participant { id } interview { id } } } }"""
 SLOTS = """query($id: ID!) { availableSlots(interviewId: $id, timeZone: "UTC") {
   days { slots { start } } } }"""
 SUGGEST = """query($proposal: ID!, $people: [ID!]!, $days: Int, $duration: Int) {
@@ -39,6 +39,7 @@ def at(text: str) -> datetime:
 class Scene:
     world: World
     interview: Interview
+    colleagues_other: Interview  # the colleague's interview with another candidate of team A
 
 
 @pytest.fixture
@@ -71,6 +72,7 @@ async def scene(session: AsyncSession, settings: Settings, fakes: Fakes, clock: 
         windows=[WindowText("2026-03-05T14:00", "2026-03-05T14:30"), friday_late[1]],
     )
     await book_first_slot(session, settings, third, booked, clock.now)
+    colleagues_other = booked
     proposal_b = await service.create_proposal(
         session=session, project_id=world.b.project.id, candidate_id=a.candidate.id
     )
@@ -98,7 +100,7 @@ async def scene(session: AsyncSession, settings: Settings, fakes: Fakes, clock: 
         ],
     )
     await session.commit()
-    return Scene(world, interview)
+    return Scene(world, interview, colleagues_other)
 
 
 def _reasons(slot: dict[str, Any], ids: dict[str, str]) -> set[tuple[str, str | None]]:
@@ -146,13 +148,21 @@ async def test_every_slot_is_explained_and_offered_as_available_slots_says(
         "2026-03-05T14:30:00+00:00",
         "2026-03-05T16:30:00+00:00",
     ]
-    # The candidate's other interview is another organization's: nothing of it is told.
+    # The colleague's other interview is the team's own: named. The candidate's is another
+    # organization's: nothing of it is told, not even which.
+    taken = next(s for s in slots if s["start"].startswith("2026-03-05T14:00"))
+    assert [r["interview"] for r in taken["reasons"] if r["code"] == "OTHER_INTERVIEW"] == [
+        {"id": str(scene.colleagues_other.id)}
+    ]
     text = json.dumps(slots)
     assert "Project B" not in text and scene.world.b.member.name not in text
     other_interview = next(s for s in slots if s["start"].startswith("2026-03-05T16:00"))
     assert [r["message"] for r in other_interview["reasons"] if r["code"] == "OTHER_INTERVIEW"] == [
         f"{a.candidate.name} has another interview at this time."
     ]
+    assert [
+        r["interview"] for r in other_interview["reasons"] if r["code"] == "OTHER_INTERVIEW"
+    ] == [None]
 
 
 async def test_the_candidate_and_other_teams_cannot_read_explanations(
