@@ -55,7 +55,7 @@ async def available_slots(
     found = await interview_for(session, viewer, interview_id)
     if found.interview.status is not InterviewStatus.PENDING:
         return Availability(days=[], offered=0, free=0)
-    opened = await _open_slots(session, settings, found, now, await people_of(session, found))
+    opened = await _open_slots(session, settings, found, now, await _people_of(session, found))
     return Availability(
         days=group_by_local_date(opened.free, tz),
         offered=opened.offered,
@@ -76,7 +76,7 @@ async def _open_slots(
     settings: Settings,
     found: InterviewContext,
     now: datetime,
-    people: People,
+    people: _People,
 ) -> _Open:
     """Slots of the windows not blocked by notice, bookings or connected calendars."""
     interview = found.interview
@@ -110,7 +110,7 @@ async def claim_slot(
     session: AsyncSession,
     settings: Settings,
     found: InterviewContext,
-    people: People,
+    people: _People,
     *,
     start: datetime,
     now: datetime,
@@ -137,12 +137,12 @@ async def free_slots_of(
 ) -> tuple[list[TimeRange], int, list[str]]:
     """The interview's open slots by the candidate's rules, its own booking left aside:
     (free, offered, unchecked calendars). For moving a booking."""
-    opened = await _open_slots(session, settings, found, now, await people_of(session, found))
+    opened = await _open_slots(session, settings, found, now, await _people_of(session, found))
     return opened.free, opened.offered, opened.unchecked_calendars
 
 
 @dataclass(frozen=True)
-class People:
+class _People:
     members: set[uuid.UUID]
     candidate: uuid.UUID
 
@@ -152,10 +152,10 @@ class People:
         return self.members | {self.candidate}
 
 
-async def people_of(session: AsyncSession, found: InterviewContext) -> People:
+async def _people_of(session: AsyncSession, found: InterviewContext) -> _People:
     participants = await repository.participants_of(session, found.interview.id)
     members = {p.user_id for p in participants if p.user_id is not None}
-    return People(members=members, candidate=found.proposal.candidate_id)
+    return _People(members=members, candidate=found.proposal.candidate_id)
 
 
 async def book_slot(
@@ -190,7 +190,7 @@ async def book_slot(
         )
     require_open(found.proposal)
 
-    people = await people_of(session, found)
+    people = await _people_of(session, found)
     slot = await claim_slot(session, settings, found, people, start=start, now=now)
     if slot is None:
         raise ServiceError.one(

@@ -29,10 +29,10 @@ from app.scheduling.access import InterviewContext, interview_for, require_open,
 from app.scheduling.audience import load_audience
 from app.scheduling.booking import (
     EXCLUSION_VIOLATION,
+    _people_of,
     _sqlstate,
     claim_slot,
     free_slots_of,
-    people_of,
 )
 from app.scheduling.requests import actor_name
 from app.scheduling.slots import Availability, group_by_local_date
@@ -106,7 +106,7 @@ async def move_booking(
         raise ServiceError.one(ErrorCode.INVALID_STATE, refusal, "interviewId")
     require_open(found.proposal)
 
-    people = await people_of(session, found)
+    people = await _people_of(session, found)
     slot = await claim_slot(session, settings, found, people, start=start, now=now)
     if slot is None:
         raise ServiceError.one(
