@@ -123,3 +123,38 @@ def test_working_hours_are_explained_on_each_side_of_the_dst_change() -> None:
         [],
     ]
     assert all(v.offered for v in verdicts)  # informative only: the team typed these
+
+
+def test_reasons_name_whose_and_which_interview_and_calendar_states() -> None:
+    member, other, candidate = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    first, second = uuid.uuid4(), uuid.uuid4()
+    slot = TimeRange(BASE, BASE + timedelta(minutes=30))
+    later = TimeRange(BASE + timedelta(hours=1), BASE + timedelta(hours=1, minutes=30))
+    verdicts = explain_slots(
+        [TimeRange(BASE, later.end)],
+        duration=timedelta(minutes=30),
+        people=[
+            PersonTime(
+                member,
+                bookings=[later, slot],
+                calendar_busy=[slot],
+                calendar=CalendarState.CHECKED,
+                working=[slot],  # exactly the first slot: inside, edges included
+                booking_interviews=[second, first],
+            ),
+            PersonTime(other, calendar=CalendarState.NONE, working=[TimeRange(BASE, later.end)]),
+            PersonTime(candidate),  # the candidate: no calendar and no hours to speak of
+        ],
+        earliest_start=BASE,
+    )
+    by_start = {v.slot.start: v.reasons for v in verdicts}
+    assert by_start[slot.start] == [
+        Reason(ReasonCode.OTHER_INTERVIEW, member, first),
+        Reason(ReasonCode.CALENDAR_BUSY, member),
+        Reason(ReasonCode.NO_CALENDAR, other),
+    ]
+    assert by_start[later.start] == [
+        Reason(ReasonCode.OTHER_INTERVIEW, member, second),
+        Reason(ReasonCode.OUTSIDE_WORKING_HOURS, member),
+        Reason(ReasonCode.NO_CALENDAR, other),
+    ]

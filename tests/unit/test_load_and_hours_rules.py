@@ -45,6 +45,11 @@ def test_a_members_own_limit_wins_and_each_falls_back_on_its_own() -> None:
         user_id=member, time_zone=NY, own=(None, None), organization=(None, None)
     )
     assert not unset.limited
+    other = effective_limit(user_id=member, time_zone=NY, own=(None, 3), organization=(5, 8))
+    assert (other.user_id, other.time_zone, other.per_day, other.per_week) == (member, NY, 5, 3)
+    own = effective_limit(user_id=member, time_zone=NY, own=(2, 4), organization=(None, None))
+    assert (own.per_day, own.per_week, own.limited) == (2, 4, True)
+    assert LoadLimit(member, NY, None, 1).limited
 
 
 def test_the_daily_limit_counts_the_members_local_day_in_a_45_minute_zone() -> None:
@@ -142,6 +147,49 @@ def test_bad_hours_are_validation_errors(entries: list[tuple[int, str, str]], fi
     with pytest.raises(ServiceError) as raised:
         parse_hours(entries, "workingHours")
     assert [e.field for e in raised.value.errors] == [field]
+
+
+@pytest.mark.parametrize(
+    ("entries", "fields"),
+    [
+        ([(7, "09:00", "17:00")], ["workingHours.0.weekday"]),
+        ([(0, "09:60", "17:00")], ["workingHours.0.start"]),
+        ([(0, "09:00", "17")], ["workingHours.0.end"]),
+        (
+            [(0, "x9:00", "17:00"), (1, "09:00", "9:00")],
+            ["workingHours.0.start", "workingHours.1.end"],
+        ),
+    ],
+)
+def test_each_bad_range_is_named(entries: list[tuple[int, str, str]], fields: list[str]) -> None:
+    with pytest.raises(ServiceError) as raised:
+        parse_hours(entries, "workingHours")
+    assert [e.field for e in raised.value.errors] == fields
+    assert all(e.message for e in raised.value.errors)
+
+
+def test_a_whole_week_of_ranges_is_accepted_and_more_are_refused() -> None:
+    week = [(d, f"{h:02d}:00", f"{h + 1:02d}:00") for d in range(7) for h in (8, 10, 12)]
+    assert len(parse_hours(week, "workingHours")) == 21
+    with pytest.raises(ServiceError):
+        parse_hours([*week, (0, "20:00", "21:00")], "workingHours")
+    back_to_back = parse_hours([(2, "09:00", "12:00"), (2, "12:00", "13:00")], "w")
+    assert [h.end for h in back_to_back] == [12 * 60, 13 * 60]
+
+
+def test_stored_hours_that_are_unreadable_are_left_out() -> None:
+    assert from_stored([[0, "09:00", "17:00"], [1, "bad", "17:00"]]) == (WeeklyHours(0, 540, 1020),)
+
+
+def test_overnight_ranges_of_neighbouring_days_are_found() -> None:
+    # Monday 00:00-02:00 in Kolkata is Sunday 18:30-20:30Z.
+    hours = [WeeklyHours(0, 0, 120)]
+    ranges = working_ranges(hours, KOLKATA, utc("2026-03-08T18:00"), utc("2026-03-08T19:00"))
+    assert ranges == [TimeRange(utc("2026-03-08T18:30"), utc("2026-03-08T19:00"))]
+    # Sunday 20:00-24:00 in New York (EDT) is Monday 00:00-04:00Z.
+    sunday = [WeeklyHours(6, 1200, 1440)]
+    west = working_ranges(sunday, NY, utc("2026-03-09T02:00"), utc("2026-03-09T05:00"))
+    assert west == [TimeRange(utc("2026-03-09T02:00"), utc("2026-03-09T04:00"))]
 
 
 def test_ranges_are_clipped_to_the_horizon() -> None:
