@@ -158,3 +158,24 @@ def test_reasons_name_whose_and_which_interview_and_calendar_states() -> None:
         Reason(ReasonCode.OUTSIDE_WORKING_HOURS, member),
         Reason(ReasonCode.NO_CALENDAR, other),
     ]
+
+
+def test_a_limit_names_its_member_and_touching_busy_time_does_not_block() -> None:
+    member = uuid.uuid4()
+    slot = TimeRange(BASE, BASE + timedelta(minutes=30))
+    book = LoadBook.of(LoadLimit(member, ZoneInfo("UTC"), 1, None), [BASE - timedelta(hours=3)])
+    [verdict] = explain_slots(
+        [slot],
+        duration=timedelta(minutes=30),
+        people=[
+            PersonTime(
+                member,
+                calendar_busy=[TimeRange(slot.end, slot.end + MINUTE)],
+                bookings=[TimeRange(slot.start - MINUTE, slot.start)],
+                calendar=CalendarState.CHECKED,
+                load=book,
+            )
+        ],
+        earliest_start=BASE,
+    )
+    assert verdict.reasons == [Reason(ReasonCode.DAILY_LIMIT, member)]

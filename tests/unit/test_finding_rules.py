@@ -211,3 +211,17 @@ def test_the_candidates_bookings_block_everyone_and_short_runs_are_dropped() -> 
         limit=10,
     )
     assert [(s.window.start.minute, s.window.end.minute) for s in found] == [(30, 0)]
+
+
+def test_no_window_reaches_past_the_horizon() -> None:
+    a = uuid.uuid4()
+    start = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    found = suggest_windows(
+        [MemberTime(a, [TimeRange(start, start + timedelta(hours=8))], busy=[])],
+        candidate_busy=[],
+        start=start,
+        end=start + timedelta(hours=1, minutes=10),
+        duration=timedelta(minutes=30),
+        limit=10,
+    )
+    assert [(s.window.start, s.window.end) for s in found] == [(start, start + timedelta(hours=1))]
