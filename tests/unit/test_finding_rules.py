@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -64,99 +65,103 @@ def ranges(draw: st.DrawFn, base: datetime, span_minutes: int, most: int) -> lis
     return found
 
 
+@dataclass(frozen=True)
+class Member:
+    id: uuid.UUID
+    tz: ZoneInfo
+    hours: list[WeeklyHours]
+    busy: list[TimeRange]
+    bookings: list[TimeRange]
+    per_day: int | None
+    per_week: int | None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    start: datetime
+    end: datetime
+    members: list[Member]
+    candidate: list[TimeRange]
+    duration: timedelta
+
+
 @st.composite
-def scenarios(draw: st.DrawFn) -> dict[str, object]:
+def scenarios(draw: st.DrawFn) -> Scenario:
     base = draw(st.sampled_from(BASES)) + draw(st.integers(0, 24 * 60)) * MINUTE
     days = draw(st.integers(1, 2))
     span = days * 24 * 60
-    members = []
-    for _ in range(draw(st.integers(1, 4))):
-        members.append(
-            {
-                "id": uuid.uuid4(),
-                "tz": ZoneInfo(draw(st.sampled_from(ZONES))),
-                "hours": draw(hours()),
-                "busy": draw(ranges(base, span, 4)),
-                "bookings": draw(ranges(base, span, 3)),
-                "per_day": draw(st.sampled_from([None, 1, 2])),
-                "per_week": draw(st.sampled_from([None, 2, 3])),
-            }
+    members = [
+        Member(
+            id=uuid.uuid4(),
+            tz=ZoneInfo(draw(st.sampled_from(ZONES))),
+            hours=draw(hours()),
+            busy=draw(ranges(base, span, 4)),
+            bookings=draw(ranges(base, span, 3)),
+            per_day=draw(st.sampled_from([None, 1, 2])),
+            per_week=draw(st.sampled_from([None, 2, 3])),
         )
-    return {
-        "start": base,
-        "end": base + timedelta(days=days),
-        "members": members,
-        "candidate": draw(ranges(base, span, 2)),
-        "duration": timedelta(minutes=draw(st.sampled_from([15, 30, 45, 60]))),
-    }
+        for _ in range(draw(st.integers(1, 4)))
+    ]
+    return Scenario(
+        start=base,
+        end=base + timedelta(days=days),
+        members=members,
+        candidate=draw(ranges(base, span, 2)),
+        duration=timedelta(minutes=draw(st.sampled_from([15, 30, 45, 60]))),
+    )
 
 
-def _engine(s: dict[str, object]) -> list[Suggestion]:
-    members = []
-    for m in s["members"]:  # type: ignore[attr-defined]
-        limit = LoadLimit(m["id"], m["tz"], m["per_day"], m["per_week"])
-        members.append(
-            MemberTime(
-                user_id=m["id"],
-                working=working_ranges(m["hours"], m["tz"], s["start"], s["end"]),  # type: ignore[arg-type]
-                busy=[*m["busy"], *m["bookings"]],
-                load=LoadBook.of(limit, [b.start for b in m["bookings"]]),
-            )
+def _engine(s: Scenario) -> list[Suggestion]:
+    members = [
+        MemberTime(
+            user_id=m.id,
+            working=working_ranges(m.hours, m.tz, s.start, s.end),
+            busy=[*m.busy, *m.bookings],
+            load=LoadBook.of(
+                LoadLimit(m.id, m.tz, m.per_day, m.per_week), [b.start for b in m.bookings]
+            ),
         )
+        for m in s.members
+    ]
     return suggest_windows(
         members,
-        candidate_busy=s["candidate"],  # type: ignore[arg-type]
-        start=s["start"],  # type: ignore[arg-type]
-        end=s["end"],  # type: ignore[arg-type]
-        duration=s["duration"],  # type: ignore[arg-type]
+        candidate_busy=s.candidate,
+        start=s.start,
+        end=s.end,
+        duration=s.duration,
         limit=10_000,
     )
 
 
-def _reference(s: dict[str, object]) -> list[Suggestion]:
-    start: datetime = s["start"]  # type: ignore[assignment]
-    end: datetime = s["end"]  # type: ignore[assignment]
-    first = start + (-(start - EPOCH)) % QUARTER
+def _busy_at(blocks: list[TimeRange], t: datetime) -> bool:
+    return any(b.start <= t < b.end for b in blocks)
 
-    def busy_at(blocks: list[TimeRange], t: datetime) -> bool:
-        return any(b.start <= t < b.end for b in blocks)
 
-    def member_free(m: dict[str, object], cell: datetime) -> bool:
-        tz: ZoneInfo = m["tz"]  # type: ignore[assignment]
-        for k in range(15):
-            t = cell + k * MINUTE
-            local = t.astimezone(tz)
-            minute = local.hour * 60 + local.minute
-            hours: list[WeeklyHours] = m["hours"]  # type: ignore[assignment]
-            if not any(h.weekday == local.weekday() and h.start <= minute < h.end for h in hours):
-                return False
-            if busy_at([*m["busy"], *m["bookings"]], t):  # type: ignore[misc]
-                return False
-        day = cell.astimezone(tz).date()
-        bookings: list[TimeRange] = m["bookings"]  # type: ignore[assignment]
-        days = Counter(b.start.astimezone(tz).date() for b in bookings)
-        weeks = Counter(b.start.astimezone(tz).date().isocalendar()[:2] for b in bookings)
-        if m["per_day"] is not None and days[day] >= m["per_day"]:  # type: ignore[operator]
+def _member_free(m: Member, cell: datetime) -> bool:
+    """Every minute of the quarter hour read on the member's own clock."""
+    for k in range(15):
+        t = cell + k * MINUTE
+        local = t.astimezone(m.tz)
+        minute = local.hour * 60 + local.minute
+        if not any(h.weekday == local.weekday() and h.start <= minute < h.end for h in m.hours):
             return False
-        return not (
-            m["per_week"] is not None and weeks[day.isocalendar()[:2]] >= m["per_week"]  # type: ignore[operator]
-        )
+        if _busy_at([*m.busy, *m.bookings], t):
+            return False
+    day = cell.astimezone(m.tz).date()
+    days = Counter(b.start.astimezone(m.tz).date() for b in m.bookings)
+    weeks = Counter(b.start.astimezone(m.tz).date().isocalendar()[:2] for b in m.bookings)
+    if m.per_day is not None and days[day] >= m.per_day:
+        return False
+    return m.per_week is None or weeks[day.isocalendar()[:2]] < m.per_week
 
-    members: list[dict[str, object]] = s["members"]  # type: ignore[assignment]
-    everyone = frozenset(m["id"] for m in members)  # type: ignore[misc]
-    cells = []
-    cell = first
-    while cell + QUARTER <= end:
-        blocked = any(busy_at(s["candidate"], cell + k * MINUTE) for k in range(15))  # type: ignore[arg-type]
-        free = (
-            frozenset()
-            if blocked
-            else frozenset(
-                m["id"]
-                for m in members
-                if member_free(m, cell)  # type: ignore[misc]
-            )
-        )
+
+def _reference(s: Scenario) -> list[Suggestion]:
+    everyone = frozenset(m.id for m in s.members)
+    cells: list[tuple[datetime, frozenset[uuid.UUID]]] = []
+    cell = s.start + (-(s.start - EPOCH)) % QUARTER
+    while cell + QUARTER <= s.end:
+        blocked = any(_busy_at(s.candidate, cell + k * MINUTE) for k in range(15))
+        free = frozenset(m.id for m in s.members if not blocked and _member_free(m, cell))
         cells.append((cell, free))
         cell += QUARTER
     found = []
@@ -167,7 +172,7 @@ def _reference(s: dict[str, object]) -> list[Suggestion]:
         while stop + 1 < len(cells) and cells[stop + 1][1] == free:
             stop += 1
         run_end = cells[stop][0] + QUARTER
-        if free and run_end - run_start >= s["duration"]:  # type: ignore[operator]
+        if free and run_end - run_start >= s.duration:
             found.append(Suggestion(TimeRange(run_start, run_end), free, everyone - free))
         index = stop + 1
     found.sort(key=lambda x: (-len(x.free), x.window.start))
@@ -176,7 +181,7 @@ def _reference(s: dict[str, object]) -> list[Suggestion]:
 
 @settings(max_examples=60, deadline=None)
 @given(scenarios())
-def test_find_times_matches_a_minute_by_minute_reference(scenario: dict[str, object]) -> None:
+def test_find_times_matches_a_minute_by_minute_reference(scenario: Scenario) -> None:
     assert _engine(scenario) == _reference(scenario)
 
 
