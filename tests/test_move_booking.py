@@ -326,7 +326,7 @@ async def test_a_move_across_a_dst_change_keeps_the_local_times_of_each_reader(
             "input": {
                 "interviewId": str(interview.id),
                 "start": "2026-03-06T14:00:00Z",
-                "timeZone": "UTC",
+                "timeZone": "Asia/Kolkata",  # saved to the profile: mails use it
             }
         },
         token=world.token(world.a.candidate),

@@ -22,6 +22,7 @@ from app.calendars.sync import request_sync
 from app.config import Settings
 from app.errors import ErrorCode, ServiceError, validation
 from app.models import Interview, InterviewStatus, SlotReservation, SyncState
+from app.notifications.events import Event, actor_of
 from app.notifications.kinds import InviteMethod, MessageKind
 from app.notifications.service import tell
 from app.notifications.text import when
@@ -222,5 +223,5 @@ async def _tell_moved(
             f"from {when(old.start, time_zone)} to {when(interview.booked_start, time_zone)}. "
             f"Join: {interview.conference_url}"
         ),
-        extra={"previous_start": old.start.isoformat(), "previous_end": old.end.isoformat()},
+        event=Event(actor=actor_of(viewer.user), moved_from=(old.start, old.end)),
     )
