@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     reminder_after_hours: int = Field(default=24, ge=1)
     max_windows: int = Field(default=50, ge=2)
     max_days_ahead: int = Field(default=90, ge=1)
+    # moveBooking (SPEC section 5): refused from this long before the start, and after
+    # this many moves of one interview.
+    move_cutoff_hours: int = Field(default=24, ge=0)
+    max_moves: int = Field(default=3, ge=0)
     # Empty: a Jitsi Meet room with an unguessable name on `jitsi_url`. Otherwise a URL
     # with {interview_id} and/or {room} (the unguessable name) in it.
     conference_url_template: str = ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -155,3 +156,12 @@ async def book_first_slot(
     )
     await session.commit()
     return booked
+
+
+async def another_candidate(session: AsyncSession, side: Side) -> Side:
+    """The same team and project with a new candidate and proposal."""
+    candidate = await make_user(session, Role.CANDIDATE, time_zone="Asia/Kolkata")
+    proposal = await service.create_proposal(
+        session=session, project_id=side.project.id, candidate_id=candidate.id
+    )
+    return dataclasses.replace(side, candidate=candidate, proposal=proposal)

@@ -85,7 +85,9 @@ async def settle_conference(
             update(Notification)
             .where(
                 Notification.interview_id == interview.id,
-                Notification.kind == MessageKind.INTERVIEW_BOOKED.value,
+                Notification.kind.in_(
+                    [MessageKind.INTERVIEW_BOOKED.value, MessageKind.INTERVIEW_MOVED.value]
+                ),
             )
             .values(message=func.replace(Notification.message, old, url))
             .execution_options(synchronize_session=False)

@@ -77,31 +77,7 @@ async def calendar_busy(
     connections = await connections_of_users(session=session, user_ids=user_ids)
     if not connections:
         return BusyResult()
-
-    async def one(connection: CalendarConnection) -> list[TimeRange] | None:
-        if connection.state is not ConnectionState.CONNECTED:
-            return None
-        key = (connection.id, start, end)
-        cached = _cache.get(key)
-        if cached is not None and cached[0] > monotonic():
-            return cached[1]
-        try:
-            client = client_for(connection, settings)
-        except TokenDecryptError:
-            logger.warning("tokens of calendar connection %s cannot be decrypted", connection.id)
-            return None
-        try:
-            ranges = await client.busy(start, end)
-        except CalendarError as exc:
-            logger.info("free/busy of connection %s failed: %r", connection.id, exc)
-            return None
-        finally:
-            client.close()
-            store_refreshed_tokens(connection, client, settings)
-        _remember(key, ranges, settings.freebusy_cache_seconds)
-        return ranges
-
-    answers = await asyncio.gather(*(one(c) for c in connections))
+    answers = await asyncio.gather(*(_busy_of(c, start, end, settings) for c in connections))
     result = BusyResult()
     for connection, ranges in zip(connections, answers, strict=True):
         if ranges is None:
@@ -110,6 +86,71 @@ async def calendar_busy(
             result.ranges.extend(r for r in ranges if r.start < end and start < r.end)
     result.ranges.sort()
     return result
+
+
+@dataclass(frozen=True)
+class BusyByUser:
+    """Busy time per user, for rules that must say whose calendar is busy."""
+
+    ranges: dict[uuid.UUID, list[TimeRange]] = field(default_factory=dict)
+    # Users with a connection that could not be read: "<account> (<provider>)".
+    unchecked: dict[uuid.UUID, str] = field(default_factory=dict)
+    # Users with no calendar connection at all.
+    unconnected: set[uuid.UUID] = field(default_factory=set)
+
+
+async def calendar_busy_by_user(
+    session: AsyncSession,
+    user_ids: Sequence[uuid.UUID],
+    start: datetime,
+    end: datetime,
+    *,
+    settings: Settings | None = None,
+) -> BusyByUser:
+    """Like `calendar_busy`, kept apart per user (same provider calls, same cache)."""
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("start and end must be aware")
+    settings = settings or get_settings()
+    connections = await connections_of_users(session=session, user_ids=user_ids)
+    answers = await asyncio.gather(*(_busy_of(c, start, end, settings) for c in connections))
+    result = BusyByUser(unconnected=set(user_ids) - {c.user_id for c in connections})
+    for connection, ranges in zip(connections, answers, strict=True):
+        if ranges is None:
+            result.unchecked[connection.user_id] = _label(connection)
+        else:
+            result.ranges.setdefault(connection.user_id, []).extend(
+                r for r in ranges if r.start < end and start < r.end
+            )
+    for ranges in result.ranges.values():
+        ranges.sort()
+    return result
+
+
+async def _busy_of(
+    connection: CalendarConnection, start: datetime, end: datetime, settings: Settings
+) -> list[TimeRange] | None:
+    """One connection's busy time, from the cache or the provider; None if unreadable."""
+    if connection.state is not ConnectionState.CONNECTED:
+        return None
+    key = (connection.id, start, end)
+    cached = _cache.get(key)
+    if cached is not None and cached[0] > monotonic():
+        return cached[1]
+    try:
+        client = client_for(connection, settings)
+    except TokenDecryptError:
+        logger.warning("tokens of calendar connection %s cannot be decrypted", connection.id)
+        return None
+    try:
+        ranges = await client.busy(start, end)
+    except CalendarError as exc:
+        logger.info("free/busy of connection %s failed: %r", connection.id, exc)
+        return None
+    finally:
+        client.close()
+        store_refreshed_tokens(connection, client, settings)
+    _remember(key, ranges, settings.freebusy_cache_seconds)
+    return ranges
 
 
 def _remember(key: _CacheKey, ranges: list[TimeRange], ttl: int) -> None:

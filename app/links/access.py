@@ -24,6 +24,7 @@ class LinkAction(enum.StrEnum):
     BOOK = "BOOK"
     REQUEST_ALTERNATIVE_TIMES = "REQUEST_ALTERNATIVE_TIMES"
     CANCEL = "CANCEL"
+    MOVE = "MOVE"  # move the booking to another offered slot
     UPDATE_TIME_ZONE = "UPDATE_TIME_ZONE"  # the zone chosen on the page, saved to the profile
 
 

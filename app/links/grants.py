@@ -35,6 +35,7 @@ CANDIDATE_LINK_KINDS = frozenset(
         MessageKind.TIMES_UPDATED,
         MessageKind.BOOKING_REMINDER,
         MessageKind.INTERVIEW_BOOKED,
+        MessageKind.INTERVIEW_MOVED,
     }
 )
 # Mails that ask the team or the account manager to look. A cancellation asks nothing: its
@@ -46,6 +47,7 @@ VIEW_LINK_KINDS = frozenset(
         MessageKind.INTERVIEW_RESCHEDULED,
         MessageKind.TIMES_UPDATED,
         MessageKind.INTERVIEW_BOOKED,
+        MessageKind.INTERVIEW_MOVED,
         MessageKind.ALTERNATIVE_TIMES_REQUESTED,
         MessageKind.REMINDER_SENT,
     }

@@ -71,6 +71,8 @@ class Interview(IdMixin, Base):
         ForeignKey("users.id"), default=None
     )
     last_edited_at: Mapped[datetime | None] = mapped_column(default=None)
+    # How many times the booking was moved to another offered slot (moveBooking).
+    move_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class AvailabilityWindow(IdMixin, Base):

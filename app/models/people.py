@@ -6,7 +6,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, String
+from sqlalchemy import JSON, Enum, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, CreatedAtMixin, IdMixin
@@ -23,6 +23,10 @@ class Organization(IdMixin, CreatedAtMixin, Base):
     __tablename__ = "organizations"
 
     name: Mapped[str] = mapped_column(String(200))
+    # Interviewer load limits every member of the organization has unless they set their
+    # own (None: no limit). Counted in each member's own zone (app.scheduling.load).
+    max_interviews_per_day: Mapped[int | None] = mapped_column(Integer, default=None)
+    max_interviews_per_week: Mapped[int | None] = mapped_column(Integer, default=None)
 
 
 class User(IdMixin, CreatedAtMixin, Base):
@@ -36,6 +40,12 @@ class User(IdMixin, CreatedAtMixin, Base):
     organization_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("organizations.id"), index=True
     )
+    # A member's own load limits; None falls back to the organization's default.
+    max_interviews_per_day: Mapped[int | None] = mapped_column(Integer, default=None)
+    max_interviews_per_week: Mapped[int | None] = mapped_column(Integer, default=None)
+    # Weekly working hours in the user's zone: [[weekday 0=Monday, "09:00", "17:00"], ...].
+    # None: 09:00-17:00 Monday to Friday (app.scheduling.hours).
+    working_hours: Mapped[list[list[int | str]] | None] = mapped_column(JSON, default=None)
 
 
 class ApiToken(IdMixin, CreatedAtMixin, Base):

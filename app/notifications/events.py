@@ -52,6 +52,8 @@ class Event:
     cancelled_booking: Span | None = None
     # A booked interview still to come that a hire kept.
     kept_booking: Span | None = None
+    # A booking moved to another offered slot (moveBooking): its time before the move.
+    moved_from: Span | None = None
     withdrawn_requests: int = 0  # pending requests a hire withdrew
     reason: str | None = None
     # An edit that answers the candidate's request for other times.
@@ -130,6 +132,7 @@ def to_json(event: Event) -> dict[str, Any]:
         },
         "cancelled_booking": _span_json(event.cancelled_booking),
         "kept_booking": _span_json(event.kept_booking),
+        "moved_from": _span_json(event.moved_from),
         "withdrawn_requests": event.withdrawn_requests,
         "reason": event.reason,
         "answers_alternative": event.answers_alternative,
@@ -167,6 +170,7 @@ def from_json(data: dict[str, Any] | None) -> Event | None:
         changes=WindowChanges(added=spans("added"), removed=spans("removed"), moved=moved),
         cancelled_booking=_span(data.get("cancelled_booking")),
         kept_booking=_span(data.get("kept_booking")),
+        moved_from=_span(data.get("moved_from")),
         withdrawn_requests=int(data.get("withdrawn_requests") or 0),
         reason=data.get("reason"),
         answers_alternative=bool(data.get("answers_alternative")),

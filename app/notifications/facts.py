@@ -255,4 +255,7 @@ def superseded(intent: MailIntent, facts: InterviewFacts | None) -> str | None:
         and (intent.sequence or 0) < facts.ical_sequence
     ):
         return "the booking was cancelled before its invite went out"
+    if intent.kind == MessageKind.INTERVIEW_MOVED and (intent.sequence or 0) < facts.ical_sequence:
+        # Moved again (or cancelled) since: that later mail carries the current time.
+        return "the interview changed again before this mail went out"
     return None

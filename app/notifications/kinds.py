@@ -11,6 +11,7 @@ class MessageKind(enum.StrEnum):
     REQUEST_SENT = "REQUEST_SENT"  # account manager: the team sent times
     TIMES_UPDATED = "TIMES_UPDATED"
     INTERVIEW_BOOKED = "INTERVIEW_BOOKED"
+    INTERVIEW_MOVED = "INTERVIEW_MOVED"  # a booking moved to another offered slot
     ALTERNATIVE_TIMES_REQUESTED = "ALTERNATIVE_TIMES_REQUESTED"
     INTERVIEW_CANCELLED = "INTERVIEW_CANCELLED"
     # One message per person: the booking is cancelled and new times are offered.

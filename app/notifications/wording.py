@@ -198,6 +198,45 @@ def _booked(m: Message) -> Body:
     )
 
 
+def _moved(m: Message) -> Body:
+    f = m.facts
+    assert f is not None
+    booking = booking_of(m)
+    assert booking is not None
+    before = m.event.moved_from if m.event is not None else None
+    lines = [*([f"Before: {span(*before, m.time_zone)}"] if before else [])]
+    lines.append(f"Now: {span(*booking, m.time_zone)}")
+    join = [(JOIN_LABEL, f.conference_url)] if f.conference_url else []
+    if m.role is ReaderRole.CANDIDATE:
+        return Body(
+            subject=f"Interview moved with {f.organization}: {when(booking[0], m.time_zone)} "
+            f"({tag(f)})",
+            paragraphs=[
+                f"{who(m)} moved your interview with {f.organization} ({round_text(f)}).",
+                *lines,
+                "Next step: join at the new time with the link below; the attached invitation "
+                "updates your calendar. The meeting link is unchanged.",
+            ],
+            links=[*join, *own_link(m, BOOKED_LABEL)],
+        )
+    candidate = candidate_name(m)
+    return Body(
+        subject=f"Interview moved: {candidate}, {f.project_title}, {when(booking[0], m.time_zone)}",
+        paragraphs=[
+            f"{who(m)} moved {round_text(f)} with {candidate}.",
+            *lines,
+            "Next step: join at the new time; the meeting link is unchanged."
+            + (
+                ""
+                if m.role is ReaderRole.MANAGER
+                else " The calendar invitation is updated (attached, or in your connected "
+                "calendar)."
+            ),
+        ],
+        links=[*join, *own_link(m, VIEW_LABEL)],
+    )
+
+
 def _cancelled(m: Message) -> Body:
     f = m.facts
     assert f is not None
@@ -390,6 +429,7 @@ _COMPOSERS: dict[str, Callable[[Message], Body]] = {
     MessageKind.TIMES_UPDATED: _times_updated,
     MessageKind.ALTERNATIVE_TIMES_REQUESTED: _alternative,
     MessageKind.INTERVIEW_BOOKED: _booked,
+    MessageKind.INTERVIEW_MOVED: _moved,
     MessageKind.INTERVIEW_CANCELLED: _cancelled,
     MessageKind.INTERVIEW_RESCHEDULED: _rescheduled,
     MessageKind.CANDIDATE_HIRED: _hired,
@@ -407,6 +447,8 @@ def compose(m: Message) -> Body | None:
         return None
     if m.facts is None and (m.kind not in WITHOUT_INTERVIEW or m.event is None):
         return None
-    if m.kind == MessageKind.INTERVIEW_BOOKED and booking_of(m) is None:
+    if m.kind in (MessageKind.INTERVIEW_BOOKED, MessageKind.INTERVIEW_MOVED) and (
+        booking_of(m) is None
+    ):
         return None
     return composer(m)

@@ -34,6 +34,7 @@ from app.notifications.text import when
 from app.scheduling import repository
 from app.scheduling.access import InterviewContext, interview_for, require_open
 from app.scheduling.audience import load_audience
+from app.scheduling.load import over_limits
 from app.scheduling.slots import Availability, free_slots, group_by_local_date
 from app.scheduling.windows import TimeRange
 from app.text import optional_text, preview
@@ -102,7 +103,49 @@ async def _open_slots(
         busy=[*inputs.busy, *external.ranges],
         earliest_start=now + timedelta(minutes=settings.min_notice_minutes),
     )
+    if inputs.limited:
+        books = await repository.load_books(
+            session, inputs.limited, start=start, end=end, exclude_interview_id=interview.id
+        )
+        # A slot that would take a member over their daily or weekly limit is not offered.
+        free = [slot for slot in free if not over_limits(books, slot.start)]
     return _Open(free, offered, external.unchecked), people
+
+
+async def claim_slot(
+    session: AsyncSession,
+    settings: Settings,
+    found: InterviewContext,
+    *,
+    start: datetime,
+    now: datetime,
+) -> tuple[TimeRange | None, _People]:
+    """The offered slot starting at `start` if it is still free, with its people locked.
+
+    Shared by booking and moving a booking. Checked once before locking the people
+    (provider calls are slow and their answers are cached briefly), then again under those
+    locks, where only the database can change: bookings and load limits of the people.
+    With no calendar provider configured there is no slow call to keep out of the locks:
+    the people are locked first and the slot checked once.
+    """
+    if _providers_configured(settings):
+        opened, people = await _open_slots(session, settings, found, now)
+        if not any(s.start == start for s in opened.free):
+            return None, people
+    await repository.lock_people_of(
+        session, interview_id=found.interview.id, candidate_id=found.proposal.candidate_id
+    )
+    opened, people = await _open_slots(session, settings, found, now)
+    return next((s for s in opened.free if s.start == start), None), people
+
+
+async def free_slots_of(
+    session: AsyncSession, settings: Settings, found: InterviewContext, now: datetime
+) -> tuple[list[TimeRange], int, list[str]]:
+    """The interview's open slots by the candidate's rules, its own booking left aside:
+    (free, offered, unchecked calendars). For moving a booking."""
+    opened, _ = await _open_slots(session, settings, found, now)
+    return opened.free, opened.offered, opened.unchecked_calendars
 
 
 @dataclass(frozen=True)
@@ -148,20 +191,7 @@ async def book_slot(
         )
     require_open(found.proposal)
 
-    # Checked once before locking the people (provider calls are slow and their answers are
-    # cached briefly), then again under those locks, where only the database can change.
-    # With no calendar provider configured there is no slow call to keep out of the locks:
-    # the people are locked first and the slot checked once.
-    slot: TimeRange | None = None
-    if _providers_configured(settings):
-        opened, people = await _open_slots(session, settings, found, now)
-        slot = next((s for s in opened.free if s.start == start), None)
-    if slot is not None or not _providers_configured(settings):
-        await repository.lock_people_of(
-            session, interview_id=interview.id, candidate_id=found.proposal.candidate_id
-        )
-        opened, people = await _open_slots(session, settings, found, now)
-        slot = next((s for s in opened.free if s.start == start), None)
+    slot, people = await claim_slot(session, settings, found, start=start, now=now)
     if slot is None:
         raise ServiceError.one(
             ErrorCode.SLOT_UNAVAILABLE,

@@ -6,8 +6,9 @@ import functools
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
@@ -28,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from app.access import Viewer
 from app.db import is_postgres
 from app.models import (
     AvailabilityWindow,
@@ -37,6 +39,7 @@ from app.models import (
     ConnectionState,
     Interview,
     InterviewStatus,
+    Organization,
     Participant,
     Project,
     Proposal,
@@ -44,7 +47,9 @@ from app.models import (
     SlotReservation,
     User,
 )
+from app.scheduling.load import LoadBook, effective_limit
 from app.scheduling.windows import TimeRange
+from app.timezones import zone
 
 
 async def get_interview(
@@ -329,6 +334,19 @@ def _slot_inputs_statement(*, postgres: bool) -> CompoundSelect[Any]:
         select(literal("c"), no_time, no_time, CalendarConnection.user_id).where(
             CalendarConnection.user_id.in_(members)
         ),
+        # Members with a load limit (their own or their organization's): only then are the
+        # limits and the bookings around the windows read (`load_books`).
+        select(literal("l"), no_time, no_time, User.id)
+        .outerjoin(Organization, Organization.id == User.organization_id)
+        .where(
+            User.id.in_(members),
+            or_(
+                User.max_interviews_per_day.is_not(None),
+                User.max_interviews_per_week.is_not(None),
+                Organization.max_interviews_per_day.is_not(None),
+                Organization.max_interviews_per_week.is_not(None),
+            ),
+        ),
     )
 
 
@@ -340,13 +358,15 @@ class SlotInputs:
     members: set[uuid.UUID]  # member participants' user ids
     busy: list[TimeRange]  # reservations of members or candidate overlapping a window
     calendars: bool  # some member has a calendar connection (its busy time is asked for)
+    limited: set[uuid.UUID]  # members with a daily or weekly load limit
 
 
 async def slot_inputs(
     session: AsyncSession, interview_id: uuid.UUID, candidate_id: uuid.UUID
 ) -> SlotInputs:
     """Windows, member participants, their and the candidate's bookings inside the windows,
-    and whether any member has a connected calendar: one statement (one round trip).
+    whether any member has a connected calendar, and which members have a load limit: one
+    statement (one round trip).
 
     Only reservations overlapping a window are read, so the cost follows the windows asked
     and the bookings inside them, not the people's whole history. On PostgreSQL the overlap
@@ -358,6 +378,7 @@ async def slot_inputs(
     windows: list[TimeRange] = []
     busy: list[TimeRange] = []
     member_ids: set[uuid.UUID] = set()
+    limited: set[uuid.UUID] = set()
     calendars = False
     for kind, starts_at, ends_at, user_id in await session.execute(statement, params):
         match kind:
@@ -367,6 +388,105 @@ async def slot_inputs(
                 busy.append(TimeRange(starts_at, ends_at))
             case "m":
                 member_ids.add(user_id)
+            case "l":
+                limited.add(user_id)
             case _:
                 calendars = True
-    return SlotInputs(sorted(windows), member_ids, busy, calendars)
+    return SlotInputs(sorted(windows), member_ids, busy, calendars, limited)
+
+
+async def load_books(
+    session: AsyncSession,
+    user_ids: Collection[uuid.UUID],
+    *,
+    start: datetime,
+    end: datetime,
+    exclude_interview_id: uuid.UUID | None = None,
+) -> list[LoadBook]:
+    """The load limits of these members and their bookings around [start, end).
+
+    One query for the limits; a second, for the bookings, only when someone has a limit.
+    Bookings are read from a week before to a week after, so whole local weeks count.
+    """
+    if not user_ids:
+        return []
+    rows = await session.execute(
+        select(
+            User.id,
+            User.time_zone,
+            User.max_interviews_per_day,
+            User.max_interviews_per_week,
+            Organization.max_interviews_per_day,
+            Organization.max_interviews_per_week,
+        )
+        .outerjoin(Organization, Organization.id == User.organization_id)
+        .where(User.id.in_(user_ids))
+    )
+    limits = [
+        effective_limit(
+            user_id=row[0],
+            time_zone=zone(row[1]) or ZoneInfo("UTC"),
+            own=(row[2], row[3]),
+            organization=(row[4], row[5]),
+        )
+        for row in rows
+    ]
+    limited = {limit.user_id: limit for limit in limits if limit.limited}
+    if not limited:
+        return []
+    week = timedelta(days=8)
+    query = select(SlotReservation.user_id, SlotReservation.starts_at).where(
+        SlotReservation.user_id.in_(limited),
+        SlotReservation.starts_at < end + week,
+        SlotReservation.ends_at > start - week,
+    )
+    if exclude_interview_id is not None:
+        query = query.where(SlotReservation.interview_id != exclude_interview_id)
+    starts: dict[uuid.UUID, list[datetime]] = {user_id: [] for user_id in limited}
+    for user_id, starts_at in await session.execute(query):
+        starts[user_id].append(starts_at)
+    return [LoadBook.of(limit, starts[user_id]) for user_id, limit in limited.items()]
+
+
+async def bookings_by_user(
+    session: AsyncSession,
+    user_ids: Collection[uuid.UUID],
+    *,
+    start: datetime,
+    end: datetime,
+    exclude_interview_id: uuid.UUID | None = None,
+) -> dict[uuid.UUID, list[tuple[TimeRange, uuid.UUID]]]:
+    """Each person's reserved time between start and end, with its interview, in one query."""
+    found: dict[uuid.UUID, list[tuple[TimeRange, uuid.UUID]]] = {u: [] for u in user_ids}
+    if not user_ids:
+        return found
+    query = select(
+        SlotReservation.user_id,
+        SlotReservation.starts_at,
+        SlotReservation.ends_at,
+        SlotReservation.interview_id,
+    ).where(
+        SlotReservation.user_id.in_(user_ids),
+        SlotReservation.starts_at < end,
+        SlotReservation.ends_at > start,
+    )
+    if exclude_interview_id is not None:
+        query = query.where(SlotReservation.interview_id != exclude_interview_id)
+    for user_id, starts_at, ends_at, interview_id in await session.execute(query):
+        found[user_id].append((TimeRange(starts_at, ends_at), interview_id))
+    return found
+
+
+async def visible_interview_ids(
+    session: AsyncSession, viewer: Viewer, interview_ids: Collection[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Those of these interviews the viewer may see, in one query."""
+    if not interview_ids:
+        return set()
+    rows = await session.scalars(
+        select(Interview.id)
+        .join(Proposal, Proposal.id == Interview.proposal_id)
+        .join(Project, Project.id == Proposal.project_id)
+        .where(Interview.id.in_(interview_ids), viewer.proposal_filter())
+    )
+    return set(rows)

@@ -23,6 +23,7 @@ from app.schema.ratelimits import MutationRateLimit
 from app.schema.relay import NodeQuery
 from app.schema.reporting import ClientErrors
 from app.schema.reporting import RoundtableSchema as ReportingSchema
+from app.schema.scheduling import SchedulingMutation, SchedulingQuery
 from app.schema.validation import DocumentLimits, ValidDocuments
 
 
@@ -30,6 +31,7 @@ from app.schema.validation import DocumentLimits, ValidDocuments
 class Query(
     PeopleQuery,
     InterviewQuery,
+    SchedulingQuery,
     BrowsingQuery,
     NodeQuery,
     NotificationQuery,
@@ -43,6 +45,7 @@ class Query(
 @strawberry.type
 class Mutation(
     InterviewMutation,
+    SchedulingMutation,
     ProposalMutation,
     NotificationMutation,
     AdminMutation,

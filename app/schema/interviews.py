@@ -15,9 +15,10 @@ from app.errors import ServiceError, validation
 from app.links.access import LinkAction
 from app.models import Interview as InterviewModel
 from app.pagination import Cursor
-from app.scheduling import booking, listing, requests
+from app.scheduling import booking, listing, moving, requests
 from app.scheduling.access import interview_for, proposal_for
 from app.scheduling.listing import InterviewGroup as DomainInterviewGroup
+from app.scheduling.slots import Availability
 from app.scheduling.windows import WindowText
 from app.schema.connections import connection, paging
 from app.schema.context import Info
@@ -73,6 +74,13 @@ class UpdateAvailabilityInput:
 class BookInterviewInput:
     interview_id: strawberry.ID
     start: datetime
+    time_zone: str
+
+
+@strawberry.input
+class MoveBookingInput:
+    interview_id: strawberry.ID
+    start: datetime = strawberry.field(description="Another offered slot of the same request.")
     time_zone: str
 
 
@@ -221,21 +229,48 @@ class InterviewQuery:
                     time_zone=time_zone,
                     now=info.context.clock(),
                 )
-        tz = ZoneInfo(time_zone)
-        return SlotAvailability(
-            days=[
-                SlotDay(
-                    date=day.date,
-                    slots=[
-                        TimeWindow(start=s.start.astimezone(tz), end=s.end.astimezone(tz))
-                        for s in day.slots
-                    ],
+        return _slot_availability(result, ZoneInfo(time_zone))
+
+    @strawberry.field(
+        permission_classes=[IsAuthenticatedOrLink],
+        description=(
+            "The other slots a booked interview may move to (moveBooking), in `timeZone`; "
+            "empty unless booked, INVALID_STATE once moving is no longer allowed."
+        ),
+    )
+    async def move_options(
+        self, info: Info, interview_id: strawberry.ID, time_zone: str
+    ) -> SlotAvailability:
+        with query_errors():
+            parsed_id = parse_id(interview_id, "interviewId", "interview")
+            viewer = info.context.acting_viewer(parsed_id, LinkAction.MOVE)
+            async with info.context.db() as session:
+                result = await moving.move_options(
+                    session=session,
+                    viewer=viewer,
+                    settings=info.context.settings,
+                    interview_id=parsed_id,
+                    time_zone=time_zone,
+                    now=info.context.clock(),
                 )
-                for day in result.days
-            ],
-            warning=result.warning,
-            unchecked_calendars=result.unchecked_calendars,
-        )
+        return _slot_availability(result, ZoneInfo(time_zone))
+
+
+def _slot_availability(result: Availability, tz: ZoneInfo) -> SlotAvailability:
+    return SlotAvailability(
+        days=[
+            SlotDay(
+                date=day.date,
+                slots=[
+                    TimeWindow(start=s.start.astimezone(tz), end=s.end.astimezone(tz))
+                    for s in day.slots
+                ],
+            )
+            for day in result.days
+        ],
+        warning=result.warning,
+        unchecked_calendars=result.unchecked_calendars,
+    )
 
 
 @strawberry.type
@@ -295,6 +330,32 @@ class InterviewMutation:
             return await booking.book_slot(
                 session=session,
                 viewer=ctx.acting_viewer(interview_id, LinkAction.BOOK),
+                settings=ctx.settings,
+                interview_id=interview_id,
+                start=input.start,
+                time_zone=input.time_zone,
+                now=ctx.clock(),
+            )
+
+        return await _interview_mutation(info, work)
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticatedOrLink],
+        description=(
+            "Move a booked interview to another offered slot of its request, in one step: the "
+            "old slot stays booked when the new one is gone (SLOT_UNAVAILABLE). The candidate "
+            "and the team may move it until the cut-off before the start (24 hours unless "
+            "set) and a limited number of times (3 unless set): INVALID_STATE beyond."
+        ),
+    )
+    async def move_booking(self, info: Info, input: MoveBookingInput) -> InterviewPayload:
+        ctx = info.context
+
+        async def work(session: AsyncSession) -> InterviewModel:
+            interview_id = parse_id(input.interview_id, "interviewId", "interview")
+            return await moving.move_booking(
+                session=session,
+                viewer=ctx.acting_viewer(interview_id, LinkAction.MOVE),
                 settings=ctx.settings,
                 interview_id=interview_id,
                 start=input.start,

@@ -29,9 +29,9 @@ LinkAction = DomainLinkAction
 
 # Parent type -> fields a link may select. Everything else is refused before execution.
 LINK_FIELDS: dict[str, frozenset[str]] = {
-    "Query": frozenset({"interview", "availableSlots", "linkAccess"}),
+    "Query": frozenset({"interview", "availableSlots", "moveOptions", "linkAccess"}),
     "Mutation": frozenset(
-        {"bookInterview", "requestAlternativeTimes", "cancelInterview", "updateMe"}
+        {"bookInterview", "moveBooking", "requestAlternativeTimes", "cancelInterview", "updateMe"}
     ),
     "LinkAccess": frozenset({"scope", "actions", "expiresAt", "email", "user", "interview"}),
     "Interview": frozenset(
@@ -45,6 +45,7 @@ LINK_FIELDS: dict[str, frozenset[str]] = {
             "windows",
             "bookedStart",
             "bookedEnd",
+            "moveCount",
             "conference",
             "cancellation",
             "alternativeTimesRequested",

@@ -19,10 +19,21 @@ from app.schema.types import Project, User
 class Organization(Node):
     id: strawberry.ID  # type: ignore[assignment]  # a plain value for Node's id
     name: str
+    max_interviews_per_day: int | None = strawberry.field(
+        default=None, description="Members' default load limit a day (null: none)."
+    )
+    max_interviews_per_week: int | None = strawberry.field(
+        default=None, description="Members' default load limit a week (null: none)."
+    )
 
     @classmethod
     def of(cls, model: models.Organization) -> Organization:
-        return cls(id=strawberry.ID(str(model.id)), name=model.name)
+        return cls(
+            id=strawberry.ID(str(model.id)),
+            name=model.name,
+            max_interviews_per_day=model.max_interviews_per_day,
+            max_interviews_per_week=model.max_interviews_per_week,
+        )
 
     @strawberry.field(description="Newest first; empty unless you may browse the organization.")
     async def projects(

@@ -23,8 +23,10 @@ from app.schema.node import Node
 
 if TYPE_CHECKING:
     from app.schema.organizations import Organization
+    from app.schema.scheduling import SchedulingPreferences
 
 OrganizationRef = Annotated["Organization", strawberry.lazy("app.schema.organizations")]
+SchedulingRef = Annotated["SchedulingPreferences", strawberry.lazy("app.schema.scheduling")]
 
 # strawberry.enum registers the domain enums in place; the names below are those classes.
 for _enum in (
@@ -87,6 +89,25 @@ class User(Node):
         if str(info.context.require_viewer().id) != self.id:
             return None
         return await own_connections(info)
+
+    @strawberry.field(
+        description=(
+            "Working hours and load limits; null unless this is you or you see the member's "
+            "organization."
+        )
+    )
+    async def scheduling(self, info: Info) -> SchedulingRef | None:
+        from app.schema.scheduling import preferences_of
+
+        viewer = info.context.require_viewer()
+        if self.organization_id is None:
+            return None
+        if viewer.id != uuid.UUID(self.id) and not viewer.sees_organization(
+            uuid.UUID(self.organization_id)
+        ):
+            return None
+        model = await info.context.loaders.user_by_id.load(uuid.UUID(self.id))
+        return preferences_of(model) if model is not None else None
 
     @strawberry.field(description="Newest first; null unless this is you or you are an admin.")
     async def api_tokens(self, info: Info) -> list[ApiToken] | None:
@@ -278,6 +299,9 @@ class Interview(Node):
         rows = await info.context.loaders.people_by_interview.load(self.model.id)
         return [Participant.of(p, user) for p, user in rows]
 
+    move_count: int = strawberry.field(
+        description="How many times the booking was moved (moveBooking)."
+    )
     booked_start: datetime | None
     booked_end: datetime | None
     conference: Conference | None
@@ -340,6 +364,7 @@ class Interview(Node):
             requested_at=model.requested_at,
             time_zone=model.time_zone,
             duration_minutes=model.duration_minutes,
+            move_count=model.move_count,
             booked_start=model.booked_start,
             booked_end=model.booked_end,
             conference=conference,

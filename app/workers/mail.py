@@ -89,6 +89,9 @@ async def deliver_mail(
     return Completion(write=partial(write_invite_state, intent=intent, error=None))
 
 
+SHOWS_CONFERENCE_LINK = frozenset({MessageKind.INTERVIEW_BOOKED, MessageKind.INTERVIEW_MOVED})
+
+
 async def _wait_for_conference(
     intent: MailIntent, facts: InterviewFacts, runtime: WorkerRuntime
 ) -> bool:
@@ -100,7 +103,7 @@ async def _wait_for_conference(
     pending = facts.conference_pending_since
     if pending is None or facts.status is not InterviewStatus.BOOKED:
         return False
-    if intent.invite is None and intent.kind != MessageKind.INTERVIEW_BOOKED:
+    if intent.invite is None and intent.kind not in SHOWS_CONFERENCE_LINK:
         return False
     limit = timedelta(seconds=runtime.settings.conference_wait_limit_seconds)
     if runtime.clock() - pending < limit:

@@ -46,6 +46,7 @@ def _arguments(world: World, ids: dict[str, str]) -> dict[tuple[str | None, str]
         (None, "timeZone"): "Europe/Paris",
         (None, "group"): "PENDING",
         (None, "ids"): [ids["interview"], ids["proposal"]],
+        (None, "participantIds"): [str(world.a.member.id)],
     }
 
 

@@ -138,6 +138,17 @@ def test_a_booking_invite_replaced_by_a_cancellation_is_not_sent() -> None:
     assert superseded(plain, cancelled) is None
 
 
+def test_a_move_mail_overtaken_by_a_later_move_or_cancellation_is_not_sent() -> None:
+    moved = intent(MessageKind.INTERVIEW_MOVED, InviteMethod.REQUEST, sequence=1)
+    assert superseded(moved, facts(InterviewStatus.BOOKED, sequence=1)) is None
+    assert superseded(moved, facts(InterviewStatus.BOOKED, sequence=2)) == (
+        "the interview changed again before this mail went out"
+    )
+    assert superseded(moved, facts(InterviewStatus.CANCELLED, sequence=2)) is not None
+    manager = intent(MessageKind.INTERVIEW_MOVED, None, sequence=1)
+    assert superseded(manager, facts(InterviewStatus.BOOKED, sequence=2)) is not None
+
+
 # -- the audience of a change ---------------------------------------------------------------
 
 

@@ -163,6 +163,23 @@ async def test_candidate_books_from_the_mail_sees_the_meeting_and_cancels(
     assert shown_url.startswith(live.settings.jitsi_url + "/Roundtable-")
     assert datetime.fromisoformat(booked["bookedStart"]) == datetime.fromisoformat(chosen)
 
+    # Moving to another offered time, in one step, from the same page.
+    before = await page.locator("#booked-when").inner_text()
+    await page.get_by_role("button", name="Move to another time").click()
+    await expect(page.locator("#move-title")).to_be_focused()
+    await expect(page.locator("#move-title")).to_contain_text("(Asia/Tokyo)")
+    options = page.locator("button.move-slot")
+    new_start = await options.first.get_attribute("data-start")
+    assert new_start is not None and new_start != chosen
+    await shots(page, "move-options")
+    await options.first.click()
+    await expect(page.get_by_role("status")).to_contain_text("Your interview was moved")
+    assert await page.locator("#booked-when").inner_text() != before
+    moved = await interview_as(live, world, world.a.member, interview_id)
+    assert datetime.fromisoformat(moved["bookedStart"]) == datetime.fromisoformat(new_start)
+    assert moved["conference"]["url"] == shown_url, "the meeting stays the same"
+    await shots(page, "moved")
+
     await page.get_by_role("button", name="Cancel interview").click()
     await page.get_by_label("Reason").fill("I accepted another offer")
     await shots(page, "cancel-form")

@@ -25,6 +25,10 @@
     interview { ${INTERVIEW_FIELDS} } errors { code message field } } }`;
   const CANCEL = `mutation Cancel($input: CancelInterviewInput!) { cancelInterview(input: $input) {
     interview { ${INTERVIEW_FIELDS} } errors { code message field } } }`;
+  const MOVE_OPTIONS = `query MoveOptions($id: ID!, $tz: String!) {
+    moveOptions(interviewId: $id, timeZone: $tz) { days { date slots { start end } } } }`;
+  const MOVE = `mutation Move($input: MoveBookingInput!) { moveBooking(input: $input) {
+    interview { ${INTERVIEW_FIELDS} } errors { code message field } } }`;
 
   const state = {
     access: null,
@@ -39,6 +43,8 @@
     step: "choose", // choose | confirm
     notice: null, // { kind: "alert" | "warning" | "success", text }
     cancelling: false,
+    moving: false,
+    moveDays: [], // the other free slots of the request, for moving the booking
     asking: false,
     busy: false,
   };
@@ -397,9 +403,14 @@
     );
     if (!candidate || past) return section;
     section.append(h("p", { class: "hint" }, "An invitation was sent by email; it carries the same link."));
+    if (state.moving) {
+      section.append(moveSection());
+      return section;
+    }
     if (!state.cancelling) {
       section.append(
         h("div", { class: "actions" },
+          h("button", { type: "button", id: "move-open", onclick: openMove }, "Move to another time"),
           h("button", { type: "button", id: "cancel-open", onclick: () => { state.cancelling = true; render(); focusLater("reason"); } }, "Cancel interview")),
       );
       return section;
@@ -416,6 +427,28 @@
       ),
     );
     return section;
+  }
+
+  function moveSection() {
+    const zone = state.zone;
+    const part = h("div", { id: "move" }, h("h3", { id: "move-title", tabindex: "-1" }, `Choose a new time (${zone})`));
+    if (!state.moveDays.length) {
+      part.append(h("p", {}, "No other time of this request is free. Keep this one, cancel it, or contact your account manager."));
+    }
+    for (const day of state.moveDays) {
+      part.append(
+        h("h4", {}, dayLabel(day.date)),
+        h("div", { class: "actions" },
+          ...day.slots.map((s) =>
+            h("button", { type: "button", class: "move-slot", "data-start": s.start, onclick: () => moveTo(s.start) },
+              `${time(s.start, zone)} \u2013 ${time(s.end, zone)}`))),
+      );
+    }
+    part.append(
+      h("div", { class: "actions" },
+        h("button", { type: "button", id: "move-keep", onclick: () => { state.moving = false; render(); focusLater("move-open"); } }, "Keep the current time")),
+    );
+    return part;
   }
 
   function cancelledView() {
@@ -567,6 +600,54 @@
       state.notice = null;
       render();
       focusLater("cancelled-title");
+    });
+  }
+
+  async function loadMoveOptions() {
+    const data = await gql(MOVE_OPTIONS, { id: state.interview.id, tz: state.zone });
+    state.moveDays = data.moveOptions.days;
+  }
+
+  function openMove() {
+    run(async () => {
+      try {
+        await loadMoveOptions();
+      } catch (error) {
+        if (error.code !== "INVALID_STATE") throw error;
+        state.notice = { kind: "warning", text: error.message };
+        render();
+        focusLater("notice");
+        return;
+      }
+      state.moving = true;
+      state.notice = null;
+      render();
+      focusLater("move-title");
+    });
+  }
+
+  function moveTo(start) {
+    if (state.busy) return; // one move at a time
+    run(async () => {
+      await saveZone();
+      const data = await gql(MOVE, {
+        input: { interviewId: state.interview.id, start, timeZone: state.zone },
+      });
+      const result = data.moveBooking;
+      if (result.errors.length) {
+        const error = result.errors[0];
+        if (error.code !== "SLOT_UNAVAILABLE") throw new Error(error.message);
+        await loadMoveOptions();
+        state.notice = { kind: "warning", text: "That time is no longer available; your interview keeps its time. Choose another one." };
+        render();
+        focusLater("notice");
+        return;
+      }
+      state.interview = { ...state.interview, ...result.interview };
+      state.moving = false;
+      state.notice = { kind: "success", text: "Your interview was moved. Everyone taking part was told, and the invitation was updated." };
+      render();
+      focusLater("notice");
     });
   }
 
