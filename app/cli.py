@@ -213,6 +213,9 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+WORKER_FORK_TIMEOUT_MS = 100
+
+
 def cmd_worker(_: argparse.Namespace) -> None:
     from app.workers.options import WorkerOptions
 
@@ -231,6 +234,11 @@ def cmd_worker(_: argparse.Namespace) -> None:
     # Dramatiq's own CLI supervises the worker processes (restarts, signals, reloads).
     argv = [sys.executable, "-m", "dramatiq", "app.workers.entry"]
     argv += ["--processes", str(options.processes), "--threads", str(options.threads)]
+    # Before it watches its children, Dramatiq's parent waits up to this long for them to
+    # boot, so that middleware "forks" they declare can start after them; a child killed
+    # while booting never says it booted, and the parent hung the whole default 30 s
+    # before noticing the death. Roundtable's middleware declares no forks (a test checks).
+    argv += ["--worker-fork-timeout", str(WORKER_FORK_TIMEOUT_MS)]
     os.execv(sys.executable, argv)
 
 
