@@ -142,6 +142,9 @@ async def book_first_slot(
         time_zone="UTC",
         now=now,
     )
+    calendars = await booking.ask_member_calendars(
+        session=session, viewer=viewer, settings=settings, interview_id=interview.id
+    )
     booked = await booking.book_slot(
         session=session,
         viewer=viewer,
@@ -150,6 +153,7 @@ async def book_first_slot(
         start=slots.days[0].slots[0].start,
         time_zone="UTC",
         now=now,
+        calendars=calendars,
     )
     await session.commit()
     return booked

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -11,10 +12,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access import Viewer
 from app.calendars.conference import expect_provider_conference
-from app.calendars.freebusy import calendar_busy
+from app.calendars.freebusy import (
+    BusyResult,
+    ConnectionToAsk,
+    ask_calendars,
+    connections_to_ask,
+    keep_refreshed_tokens,
+)
 from app.calendars.sync import request_sync
 from app.conference import meeting_link
 from app.config import Settings
+from app.db import begin_write
 from app.errors import ErrorCode, ServiceError, validation
 from app.models import (
     Interview,
@@ -46,6 +54,8 @@ async def available_slots(
     time_zone: str,
     now: datetime,
 ) -> Availability:
+    """The free slots. Ends the session's read before asking any provider (and writes a
+    refreshed token in a short transaction after): call it with no write pending."""
     tz = zone(time_zone)
     if tz is None:
         raise ServiceError(
@@ -54,49 +64,19 @@ async def available_slots(
     found = await interview_for(session, viewer, interview_id)
     if found.interview.status is not InterviewStatus.PENDING:
         return Availability(days=[], offered=0, free=0)
-    opened = await _open_slots(session, settings, found, now, await _people_of(session, found))
+    slots = await _read_slots(session, found, await _people_of(session, found))
+    answer = await _ask(session, slots, settings)
+    if answer.busy.refreshed:
+        await begin_write(session)
+        await keep_refreshed_tokens(session, answer.busy)
+        await session.commit()
+    free, offered = slots.open(settings, now, answer.busy.ranges)
     return Availability(
-        days=group_by_local_date(opened.free, tz),
-        offered=opened.offered,
-        free=len(opened.free),
-        unchecked_calendars=opened.unchecked_calendars,
+        days=group_by_local_date(free, tz),
+        offered=offered,
+        free=len(free),
+        unchecked_calendars=answer.busy.unchecked,
     )
-
-
-@dataclass(frozen=True)
-class _Open:
-    free: list[TimeRange]
-    offered: int
-    unchecked_calendars: list[str]
-
-
-async def _open_slots(
-    session: AsyncSession,
-    settings: Settings,
-    found: InterviewContext,
-    now: datetime,
-    people: _People,
-) -> _Open:
-    """Slots of the windows not blocked by notice, bookings or connected calendars."""
-    interview = found.interview
-    windows = [
-        TimeRange(w.starts_at, w.ends_at)
-        for w in await repository.windows_of(session, interview.id)
-    ]
-    if not windows:
-        return _Open([], 0, [])
-    start, end = min(w.start for w in windows), max(w.end for w in windows)
-    busy = await repository.busy_ranges(
-        session, people.everyone, start=start, end=end, exclude_interview_id=interview.id
-    )
-    external = await calendar_busy(session, sorted(people.members), start, end, settings=settings)
-    free, offered = free_slots(
-        windows,
-        duration=timedelta(minutes=interview.duration_minutes),
-        busy=[*busy, *external.ranges],
-        earliest_start=now + timedelta(minutes=settings.min_notice_minutes),
-    )
-    return _Open(free, offered, external.unchecked)
 
 
 @dataclass(frozen=True)
@@ -116,6 +96,107 @@ async def _people_of(session: AsyncSession, found: InterviewContext) -> _People:
     return _People(members=members, candidate=found.proposal.candidate_id)
 
 
+@dataclass(frozen=True)
+class _Slots:
+    """What the database says of an interview's slots: the windows, its people's bookings,
+    and the connected calendars to ask about the whole span of the windows."""
+
+    windows: list[TimeRange]
+    booked: list[TimeRange]
+    duration: timedelta
+    members: frozenset[uuid.UUID]
+    calendars: list[ConnectionToAsk]
+
+    @property
+    def span(self) -> TimeRange | None:
+        if not self.windows:
+            return None
+        return TimeRange(min(w.start for w in self.windows), max(w.end for w in self.windows))
+
+    def open(
+        self, settings: Settings, now: datetime, calendar_busy: list[TimeRange]
+    ) -> tuple[list[TimeRange], int]:
+        """Slots not blocked by notice, bookings or connected calendars; how many offered."""
+        return free_slots(
+            self.windows,
+            duration=self.duration,
+            busy=[*self.booked, *calendar_busy],
+            earliest_start=now + timedelta(minutes=settings.min_notice_minutes),
+        )
+
+
+async def _read_slots(
+    session: AsyncSession, found: InterviewContext, people: _People, *, calendars: bool = True
+) -> _Slots:
+    interview = found.interview
+    windows = [
+        TimeRange(w.starts_at, w.ends_at)
+        for w in await repository.windows_of(session, interview.id)
+    ]
+    slots = _Slots(
+        windows, [], timedelta(minutes=interview.duration_minutes), frozenset(people.members), []
+    )
+    span = slots.span
+    if span is None:
+        return slots
+    booked = await repository.busy_ranges(
+        session, people.everyone, start=span.start, end=span.end, exclude_interview_id=interview.id
+    )
+    asked = await connections_to_ask(session, sorted(people.members)) if calendars else []
+    return dataclasses.replace(slots, booked=booked, calendars=asked)
+
+
+@dataclass(frozen=True)
+class CalendarAnswer:
+    """What the members' connected calendars said about an interview's windows.
+
+    Asked before the booking's transaction (a provider may take seconds, and nothing may
+    wait on it); the transaction then checks that it covers what it books.
+    """
+
+    members: frozenset[uuid.UUID]
+    span: TimeRange | None  # the range asked about: all the interview's windows
+    busy: BusyResult
+
+    def covers(self, people: _People, slot: TimeRange) -> bool:
+        return (
+            people.members <= self.members
+            and self.span is not None
+            and self.span.start <= slot.start
+            and slot.end <= self.span.end
+        )
+
+
+async def _ask(session: AsyncSession, slots: _Slots, settings: Settings) -> CalendarAnswer:
+    """Ask the connected calendars, after ending the session's read: no transaction stays
+    open (holding the SQLite lock or PostgreSQL row locks and a pooled connection) while a
+    provider answers. With no calendar to ask, the caller's transaction is left alone."""
+    span = slots.span
+    if span is None or not slots.calendars:
+        return CalendarAnswer(slots.members, span, BusyResult())
+    if session.in_transaction():
+        await session.commit()
+    busy = await ask_calendars(slots.calendars, span.start, span.end, settings=settings)
+    return CalendarAnswer(slots.members, span, busy)
+
+
+async def ask_member_calendars(
+    *, session: AsyncSession, viewer: Viewer, settings: Settings, interview_id: uuid.UUID
+) -> CalendarAnswer:
+    """The first step of a booking, before its transaction: read whom to ask in `session`,
+    end that read (commit), then ask the providers with no transaction open. Call it first
+    thing, with nothing written yet; `book_slot` follows in a transaction of its own."""
+    found = await interview_for(session, viewer, interview_id)
+    people = await _people_of(session, found)
+    bookable = (
+        found.interview.status is InterviewStatus.PENDING
+        and viewer.id == found.proposal.candidate_id
+    )
+    slots = await _read_slots(session, found, people, calendars=bookable)
+    await session.commit()  # the read ends here, whether or not a provider is asked
+    return await _ask(session, slots, settings)
+
+
 async def book_slot(
     *,
     session: AsyncSession,
@@ -125,7 +206,11 @@ async def book_slot(
     start: datetime,
     time_zone: str,
     now: datetime,
+    calendars: CalendarAnswer,
 ) -> Interview:
+    """The booking's transaction. `calendars` is what `ask_member_calendars` heard before it:
+    no provider is called here, and the database is checked again under the people's locks.
+    """
     if zone(time_zone) is None:
         raise ServiceError(
             [validation(f"{preview(time_zone)} is not an IANA time zone", "timeZone")]
@@ -149,15 +234,14 @@ async def book_slot(
     require_open(found.proposal)
 
     people = await _people_of(session, found)
-    # Checked once before locking the people (provider calls are slow and their answers are
-    # cached briefly), then again under those locks, where only the database can change.
-    for locked in (False, True):
-        if locked:
-            await repository.lock_people(session, people.everyone)
-        opened = await _open_slots(session, settings, found, now, people)
-        slot = next((s for s in opened.free if s.start == start), None)
-        if slot is None:
-            break
+    # Under the people's locks only this transaction can book them: the bookings read now
+    # stay true until commit (the EXCLUDE constraint is the backstop on PostgreSQL).
+    await repository.lock_people(session, people.everyone)
+    slots = await _read_slots(session, found, people, calendars=False)
+    free, _ = slots.open(settings, now, calendars.busy.ranges)
+    slot = next((s for s in free if s.start == start), None)
+    if slot is not None and not calendars.covers(people, slot):
+        slot = None  # the windows or people changed since the calendars were asked
     if slot is None:
         raise ServiceError.one(
             ErrorCode.SLOT_UNAVAILABLE,
@@ -186,6 +270,7 @@ async def book_slot(
                 "start",
             ) from None
         raise
+    await keep_refreshed_tokens(session, calendars.busy)
     await _tell_booked(session, found, time_zone)
     request_sync(session, interview.id)
     return interview
