@@ -9,9 +9,20 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import exists, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from app.calendars.disconnect import DISCONNECT_KEY, remove_connection_events
 from app.calendars.reconcile import RECONCILE_KEY, reconcile_connection
 from app.calendars.sync import sync_interview
+from app.models import (
+    CalendarConnection,
+    CalendarEvent,
+    CalendarEventState,
+    Participant,
+    ParticipantKind,
+    SyncState,
+)
 from app.notifications.delivery import PermanentDeliveryError, TransientDeliveryError
 from app.workers.outbox import ClaimedMessage
 from app.workers.runtime import WorkerRuntime
@@ -40,6 +51,8 @@ async def sync_calendars(message: ClaimedMessage, *, runtime: WorkerRuntime) -> 
     if result.failed:
         # Each failure is also on the participant's sync state; admins may retry the row.
         raise PermanentDeliveryError(f"{result.failed} calendar writes failed: {reasons}")
+    if result.disconnected:
+        return f"{result.disconnected} copies mailed instead: calendar access revoked"
     return None
 
 
@@ -84,3 +97,35 @@ async def _disconnect(message: ClaimedMessage, runtime: WorkerRuntime, *, final:
     return f"disconnected: {result.removed} events removed, {result.left} left in the calendar" + (
         f" ({'; '.join(result.errors)})" if result.errors else ""
     )
+
+
+GAVE_UP = "the calendar could not be written; gave up after several attempts (an admin can retry)"
+
+
+async def record_sync_given_up(session: AsyncSession, message: ClaimedMessage, _: str) -> int:
+    """An interview's sync row failed without its handler recording it: members whose copy
+    goes to a calendar and who are still PENDING are FAILED (see `outbox.FailureRecorder`).
+    Members with no calendar wait for their invite mail, which settles them."""
+    interview_id = message.payload.get("interview_id")
+    if interview_id is None:
+        return 0  # a reconcile or disconnect row: no participant waits on it
+    in_calendar = or_(
+        exists().where(
+            CalendarEvent.participant_id == Participant.id,
+            CalendarEvent.state != CalendarEventState.DELETED,
+        ),
+        Participant.user_id.in_(select(CalendarConnection.user_id)),
+    )
+    result = await session.execute(
+        update(Participant)
+        .where(
+            Participant.interview_id == uuid.UUID(str(interview_id)),
+            Participant.kind == ParticipantKind.MEMBER,
+            Participant.sync_state == SyncState.PENDING,
+            in_calendar,
+        )
+        .values(sync_state=SyncState.FAILED, sync_error=GAVE_UP)
+        .execution_options(synchronize_session=False)
+    )
+    changed: int = getattr(result, "rowcount", 0) or 0
+    return changed
