@@ -1,0 +1,488 @@
+"""Fault injection on the production shape: real `roundtable worker` processes, PostgreSQL,
+a Redis of the run's own, the calendar fakes and a loopback SMTP server.
+
+While interviews are booked (and some cancelled), the run SIGKILLs workers in the middle of
+their deliveries and starts them again, makes the fakes fail a share of their calls (half
+of those after doing the work: lost answers), revokes one member's Google grant, and stops
+the broker for a while. Then the faults stop and it waits until every outbox row is settled.
+
+Used by tests/workers/test_fault_injection.py (a short run) and bench/faults_bench.py (the
+full one: 20 kills, a 60 s broker outage), which print the `Report`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from app.access import load_viewer
+from app.calendars.base import AccountInfo, event_key
+from app.calendars.connections import save_connection
+from app.calendars.fallback import CANCEL_MAILED, INVITE_MAILED
+from app.config import Settings
+from app.db import begin_write, create_session_factory
+from app.models import (
+    CalendarProvider,
+    Interview,
+    InterviewStatus,
+    Notification,
+    OutboxMessage,
+    OutboxStatus,
+    Participant,
+    ParticipantKind,
+    SyncState,
+    User,
+    utcnow,
+)
+from app.notifications.kinds import MessageKind
+from app.scheduling import requests
+from tests.calendars.conftest import token_set
+from tests.factories import Side, World, book_first_slot, local_windows, make_interview
+from tests.fakes import google, microsoft
+from tests.fakes.base import ServerThread
+from tests.fakes.google import FakeGoogle
+from tests.fakes.microsoft import FakeMicrosoft
+from tests.workers.smtp import SmtpServer, free_port
+
+ROUNDTABLE = [sys.executable, "-m", "app.cli"]
+FINAL = {SyncState.SYNCED, SyncState.FAILED, SyncState.DISCONNECTED}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    kills: int = 10
+    kill_every_seconds: float = 1.0
+    outage_seconds: float = 3.0
+    interviews: int = 10  # booked one after another while the faults go on
+    booking_pause_seconds: float = 0.2
+    cancelled: int = 4  # of those, cancelled later (half of them after the revocation)
+    failure_rate: float = 0.3
+    # Shortened waits so a short run recovers in seconds; the bench runs the defaults.
+    worker_env: dict[str, str] = field(
+        default_factory=lambda: {
+            "ROUNDTABLE_WORKER_LEASE_SECONDS": "3",
+            "ROUNDTABLE_WORKER_REPUBLISH_AFTER_SECONDS": "2",
+            "ROUNDTABLE_WORKER_SWEEP_INTERVAL_SECONDS": "1",
+            "ROUNDTABLE_WORKER_MIN_BACKOFF_SECONDS": "0.5",
+            "ROUNDTABLE_WORKER_MAX_BACKOFF_SECONDS": "2",
+            "ROUNDTABLE_WORKER_MAX_ATTEMPTS": "25",
+        }
+    )
+    settle_deadline_seconds: float = 90
+
+
+@dataclass
+class Report:
+    kills: int = 0
+    provider_faults: int = 0
+    outage_seconds: float = 0.0
+    mail_rows: int = 0  # rows that were to reach the SMTP server (skipped ones excluded)
+    mails_received: int = 0
+    duplicates: int = 0  # deliveries beyond the first of one Message-ID
+    missing: list[str] = field(default_factory=list)  # Message-IDs never received
+    failed_rows: list[str] = field(default_factory=list)
+    calendar_mismatches: list[str] = field(default_factory=list)
+    unsettled: list[str] = field(default_factory=list)  # participants not in a final state
+    revoked_mailed: list[str] = field(default_factory=list)  # what the revoked member got
+    revoked_told: int = 0  # "calendar disconnected" notices to the revoked member
+    recovery_seconds: float = 0.0  # last fault -> last delivery
+    fault_phase_seconds: float = 0.0
+    settle_seconds: float = 0.0
+
+    def lines(self) -> list[str]:
+        return [
+            f"worker SIGKILLs during delivery: {self.kills}",
+            f"provider faults injected: {self.provider_faults}",
+            f"broker outage: {self.outage_seconds:.0f} s",
+            f"mails to deliver: {self.mail_rows}, received: {self.mails_received}, "
+            f"duplicates (same Message-ID again): {self.duplicates}, missing: {len(self.missing)}",
+            f"outbox rows FAILED: {len(self.failed_rows)}",
+            f"calendars not holding exactly the live interviews: {len(self.calendar_mismatches)}",
+            f"participants not in a final sync state: {len(self.unsettled)}",
+            f"revoked member got by mail: {', '.join(self.revoked_mailed) or 'nothing'}; "
+            f"told of the disconnection {self.revoked_told} time(s)",
+            f"last fault to last delivery: {self.recovery_seconds:.1f} s",
+            f"(faults for {self.fault_phase_seconds:.1f} s, settled {self.settle_seconds:.1f} s "
+            "after)",
+        ]
+
+
+class Processes:
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.running: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+        with (self.log_dir / f"{name}.log").open("ab") as out:
+            self.running[name] = subprocess.Popen(
+                argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    def kill(self, name: str) -> None:
+        """SIGKILL the process group: the dramatiq parent and its worker child."""
+        process = self.running.pop(name)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+    def stop(self, name: str) -> None:
+        process = self.running.pop(name)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+    def stop_all(self) -> None:
+        for name in list(self.running):
+            self.stop(name)
+
+
+def redis_argv(port: int) -> list[str]:
+    server = shutil.which("redis-server")
+    if server is None:
+        raise RuntimeError("redis-server is not installed")
+    return [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+
+
+@dataclass
+class Shape:
+    """Everything the run talks to; started by `shape()`."""
+
+    database_url: str
+    engine: AsyncEngine
+    processes: Processes
+    smtp: SmtpServer
+    fake_google: FakeGoogle
+    fake_microsoft: FakeMicrosoft
+    google_url: str
+    microsoft_url: str
+    redis_port: int
+    env: dict[str, str] = field(default_factory=dict)
+
+    def settings(self) -> Settings:
+        return Settings(
+            database_url=self.database_url,
+            secret_key=self.env["ROUNDTABLE_SECRET_KEY"],
+            rate_limits=False,
+            **{k.removeprefix("ROUNDTABLE_").lower(): v for k, v in self.provider_env().items()},
+        )
+
+    def provider_env(self) -> dict[str, str]:
+        return {
+            "ROUNDTABLE_GOOGLE_CLIENT_ID": google.CLIENT_ID,
+            "ROUNDTABLE_GOOGLE_CLIENT_SECRET": google.CLIENT_SECRET,
+            "ROUNDTABLE_GOOGLE_API_URL": f"{self.google_url}/calendar/v3/",
+            "ROUNDTABLE_GOOGLE_AUTH_URL": f"{self.google_url}/o/oauth2/v2/auth",
+            "ROUNDTABLE_GOOGLE_TOKEN_URL": f"{self.google_url}/token",
+            "ROUNDTABLE_MICROSOFT_CLIENT_ID": microsoft.CLIENT_ID,
+            "ROUNDTABLE_MICROSOFT_CLIENT_SECRET": microsoft.CLIENT_SECRET,
+            "ROUNDTABLE_MICROSOFT_API_URL": f"{self.microsoft_url}/",
+            "ROUNDTABLE_MICROSOFT_AUTH_URL": f"{self.microsoft_url}/common/oauth2/v2.0/authorize",
+            "ROUNDTABLE_MICROSOFT_TOKEN_URL": f"{self.microsoft_url}/common/oauth2/v2.0/token",
+            "ROUNDTABLE_CALENDAR_TIMEOUT_SECONDS": "5",
+        }
+
+
+def start_shape(
+    database_url: str, engine: AsyncEngine, log_dir: Path, secret: str, scenario: Scenario
+) -> tuple[Shape, list[ServerThread]]:
+    fake_google, fake_microsoft = FakeGoogle(), FakeMicrosoft()
+    servers = [ServerThread(fake_google.app), ServerThread(fake_microsoft.app)]
+    for server in servers:
+        server.start()
+    smtp = SmtpServer().__enter__()
+    shape = Shape(
+        database_url=database_url,
+        engine=engine,
+        processes=Processes(log_dir),
+        smtp=smtp,
+        fake_google=fake_google,
+        fake_microsoft=fake_microsoft,
+        google_url=servers[0].url,
+        microsoft_url=servers[1].url,
+        redis_port=free_port(),
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROUNDTABLE_")}
+    env.update(
+        ROUNDTABLE_DATABASE_URL=database_url,
+        ROUNDTABLE_BROKER_URL=f"redis://127.0.0.1:{shape.redis_port}/0",
+        ROUNDTABLE_SMTP_URL=smtp.url,
+        ROUNDTABLE_SECRET_KEY=secret,
+        ROUNDTABLE_PUBLIC_URL="https://roundtable.example.com",
+        ROUNDTABLE_REMINDER_AFTER_HOURS=str(24 * 365 * 50),
+        ROUNDTABLE_CALENDAR_RECONCILE_MINUTES="0",
+        ROUNDTABLE_CONFERENCE_WAIT_LIMIT_SECONDS="5",
+        ROUNDTABLE_WORKER_PROCESSES="1",
+        ROUNDTABLE_WORKER_THREADS="4",
+        **shape.provider_env(),
+        **scenario.worker_env,
+    )
+    shape.env = env
+    shape.processes.start("redis", redis_argv(shape.redis_port), dict(os.environ))
+    return shape, servers
+
+
+def stop_shape(shape: Shape, servers: list[ServerThread]) -> None:
+    for name in list(shape.processes.running):
+        shape.processes.kill(name)  # nothing to wait for: the run has been checked
+    shape.smtp.__exit__()
+    for server in servers:
+        server.stop()
+
+
+async def connect(
+    session: AsyncSession, shape: Shape, user: User, provider: CalendarProvider
+) -> None:
+    if provider is CalendarProvider.GOOGLE:
+        body, calendar_id = shape.fake_google.oauth.issue_tokens(user.email), user.email
+    else:
+        body = shape.fake_microsoft.oauth.issue_tokens(user.email)
+        calendar_id = microsoft.calendar_id_of(user.email)
+    await save_connection(
+        session=session,
+        settings=shape.settings(),
+        user_id=user.id,
+        provider=provider,
+        account=AccountInfo(email=user.email, calendar_id=calendar_id),
+        tokens=token_set(body),
+        now=utcnow(),
+    )
+
+
+async def book(session: AsyncSession, shape: Shape, side: Side, day: int) -> Interview:
+    now = utcnow()
+    when = now + timedelta(days=day)
+    await begin_write(session)
+    interview = await make_interview(
+        session,
+        shape.settings(),
+        side,
+        now,
+        windows=local_windows(when, "UTC", [("09:00", "10:00"), ("13:00", "14:00")]),
+        participants=[side.member, side.colleague],
+        invite_emails=[f"panel-{day}@example.com"],
+        time_zone="UTC",
+    )
+    return await book_first_slot(session, shape.settings(), side, interview, now)
+
+
+async def cancel(session: AsyncSession, side: Side, interview: Interview) -> None:
+    await begin_write(session)
+    await requests.cancel_interview(
+        session=session,
+        viewer=await load_viewer(session, side.member),
+        interview_id=interview.id,
+        reason="position filled",
+        now=utcnow(),
+    )
+    await session.commit()
+
+
+class Faults:
+    """The faults of one run, with the time of the last one."""
+
+    def __init__(self, shape: Shape, scenario: Scenario, report: Report) -> None:
+        self.shape, self.scenario, self.report = shape, scenario, report
+        self.last = time.monotonic()
+        self.workers = 0
+
+    def start_worker(self) -> str:
+        self.workers += 1
+        name = f"worker{self.workers}"
+        self.shape.processes.start(name, [*ROUNDTABLE, "worker"], self.shape.env)
+        return name
+
+    def providers_fail(self, rate: float) -> None:
+        for fake in (self.shape.fake_google, self.shape.fake_microsoft):
+            fake.faults.fail_randomly(rate, seed=17)
+
+    async def kill_workers(self) -> None:
+        """Kill one of the two workers every interval (while it delivers) and replace it."""
+        names = [self.start_worker(), self.start_worker()]
+        await asyncio.sleep(3)  # both booted and busy
+        for n in range(self.scenario.kills):
+            victim = names[n % 2]
+            self.shape.processes.kill(victim)
+            self.report.kills += 1
+            self.last = time.monotonic()
+            names[n % 2] = self.start_worker()
+            await asyncio.sleep(self.scenario.kill_every_seconds)
+
+    async def broker_outage(self) -> None:
+        self.shape.processes.stop("redis")
+        self.report.outage_seconds = self.scenario.outage_seconds
+        await asyncio.sleep(self.scenario.outage_seconds)
+        self.shape.processes.start("redis", redis_argv(self.shape.redis_port), dict(os.environ))
+        self.last = time.monotonic()
+
+
+async def run(shape: Shape, world: World, scenario: Scenario) -> Report:
+    report = Report()
+    faults = Faults(shape, scenario, report)
+    sessions = create_session_factory(shape.engine)
+    side = world.a
+    revoked = side.member  # the requester: Google; the colleague: Outlook
+    async with sessions() as session:
+        await begin_write(session)
+        await connect(session, shape, side.member, CalendarProvider.GOOGLE)
+        await connect(session, shape, side.colleague, CalendarProvider.MICROSOFT)
+        await session.commit()
+
+    faults.providers_fail(scenario.failure_rate)
+    began = time.monotonic()
+    killing = asyncio.create_task(faults.kill_workers())
+    booked: list[Interview] = []
+    async with sessions() as session:
+        for n in range(scenario.interviews):
+            booked.append(await book(session, shape, side, day=2 + n))
+            if n == scenario.interviews // 3:
+                shape.fake_google.oauth.revoke(revoked.email)
+            if n == scenario.interviews // 2:
+                outage = asyncio.create_task(faults.broker_outage())
+            await asyncio.sleep(scenario.booking_pause_seconds)
+        await outage
+        # Cancelled after the revocation: half of them were written before it.
+        for interview in booked[: scenario.cancelled // 2] + booked[-(scenario.cancelled // 2) :]:
+            await cancel(session, side, interview)
+    await killing
+    faults.providers_fail(0.0)
+    faults.last = max(faults.last, time.monotonic())
+    report.provider_faults = shape.fake_google.faults.injected + (
+        shape.fake_microsoft.faults.injected
+    )
+    last_fault = faults.last
+    report.fault_phase_seconds = last_fault - began
+    await settle(shape, scenario)
+    report.settle_seconds = time.monotonic() - last_fault
+    await check(shape, world, booked, report)
+    arrivals = [r.at for r in shape.smtp.handler.received]
+    if arrivals:
+        last_delivery = max(arrivals) - time.time() + time.monotonic()
+        report.recovery_seconds = max(0.0, last_delivery - last_fault)
+    return report
+
+
+async def settle(shape: Shape, scenario: Scenario) -> None:
+    """Wait until no outbox row is pending; the deadline only stops a broken run."""
+    end = time.monotonic() + scenario.settle_deadline_seconds
+    sessions = create_session_factory(shape.engine)
+    while time.monotonic() < end:
+        async with sessions() as session:
+            pending = await session.scalar(
+                select(OutboxMessage.id).where(OutboxMessage.status == OutboxStatus.PENDING)
+            )
+            await session.commit()
+        if pending is None:
+            return
+        await asyncio.sleep(0.25)
+    raise AssertionError("outbox rows still pending after the deadline")
+
+
+async def check(shape: Shape, world: World, booked: list[Interview], report: Report) -> None:
+    sessions = create_session_factory(shape.engine)
+    async with sessions() as session:
+        rows = list(await session.scalars(select(OutboxMessage)))
+        interviews = {
+            i.id: i
+            for i in await session.scalars(
+                select(Interview).where(Interview.id.in_([b.id for b in booked]))
+            )
+        }
+        participants = list(
+            await session.scalars(
+                select(Participant).where(Participant.interview_id.in_(list(interviews)))
+            )
+        )
+        report.revoked_told = len(
+            list(
+                await session.scalars(
+                    select(Notification.id).where(
+                        Notification.user_id == world.a.member.id,
+                        Notification.kind == MessageKind.CALENDAR_DISCONNECTED.value,
+                    )
+                )
+            )
+        )
+        await session.commit()
+    received = shape.smtp.handler.message_ids()
+    report.mails_received = sum(received.values())
+    report.duplicates = sum(count - 1 for count in received.values())
+    domain = "roundtable.example.com"
+    for row in rows:
+        if row.status is OutboxStatus.FAILED:
+            report.failed_rows.append(f"{row.topic} {row.id}: {row.last_error}")
+        if row.topic != "mail" or (row.last_error or "").startswith("not sent"):
+            continue
+        report.mail_rows += 1
+        expected = f"<{row.id.hex}.outbox@{domain}>"
+        if expected not in received and not _received_like(received, row.id.hex):
+            report.missing.append(expected)
+    side = world.a
+    _check_calendars(shape, side, interviews, participants, report)
+    for p in participants:
+        interview = interviews[p.interview_id]
+        if interview.status is InterviewStatus.BOOKED and p.sync_state not in FINAL:
+            report.unsettled.append(f"{p.email} {interview.id}: {p.sync_state}")
+        if p.sync_state is SyncState.FAILED and not p.sync_error:
+            report.unsettled.append(f"{p.email} {interview.id}: FAILED without a reason")
+        if p.user_id == side.member.id and p.sync_state is SyncState.DISCONNECTED:
+            if p.sync_error not in (INVITE_MAILED, CANCEL_MAILED):
+                report.unsettled.append(f"{p.email}: DISCONNECTED with {p.sync_error!r}")
+    for message in shape.smtp.handler.messages():
+        if str(message["To"]) != side.member.email:
+            continue
+        for part in message.walk():
+            if part.get_content_type() == "text/calendar":
+                report.revoked_mailed.append(str(part.get_param("method")))
+
+
+def _received_like(received: Counter[str], hex_id: str) -> bool:
+    return any(hex_id in message_id for message_id in received)
+
+
+def _check_calendars(
+    shape: Shape,
+    side: Side,
+    interviews: dict[object, Interview],
+    participants: list[Participant],
+    report: Report,
+) -> None:
+    """The Outlook calendar holds exactly the live interviews, once each. (The revoked
+    Google calendar can no longer be written: what it holds is the member's to clear.)"""
+    live = {i.id for i in interviews.values() if i.status is InterviewStatus.BOOKED}
+    colleague = side.colleague
+    expected = sorted(
+        event_key(p.interview_id, p.id)
+        for p in participants
+        if p.user_id == colleague.id and p.interview_id in live and p.kind is ParticipantKind.MEMBER
+    )
+    stored = sorted(
+        str(e.get("transactionId")) for e in shape.fake_microsoft.events(colleague.email)
+    )
+    failed = {
+        event_key(p.interview_id, p.id)
+        for p in participants
+        if p.user_id == colleague.id and p.sync_state is SyncState.FAILED
+    }
+    # A copy the provider refused for good is FAILED with a reason: not expected there.
+    if [k for k in stored] != [k for k in expected if k not in failed or k in stored]:
+        report.calendar_mismatches.append(
+            f"{colleague.email}: holds {len(stored)} events, expected {len(expected)} "
+            f"({len(set(stored) - set(expected))} stale, {len(set(expected) - set(stored))} "
+            f"missing, {len(stored) - len(set(stored))} repeated)"
+        )
