@@ -86,6 +86,7 @@ class Scenario:
 @dataclass
 class Report:
     kills: int = 0
+    exited_on_their_own: int = 0  # workers that stopped without being killed (replaced)
     provider_faults: int = 0
     outage_seconds: float = 0.0
     mail_rows: int = 0  # rows that were to reach the SMTP server (skipped ones excluded)
@@ -103,7 +104,8 @@ class Report:
 
     def lines(self) -> list[str]:
         return [
-            f"worker SIGKILLs during delivery: {self.kills}",
+            f"worker SIGKILLs during delivery: {self.kills} "
+            f"(and {self.exited_on_their_own} workers found stopped on their own)",
             f"provider faults injected: {self.provider_faults}",
             f"broker outage: {self.outage_seconds:.0f} s",
             f"mails to deliver: {self.mail_rows}, received: {self.mails_received}, "
@@ -300,6 +302,7 @@ class Faults:
         self.shape, self.scenario, self.report = shape, scenario, report
         self.last = time.monotonic()
         self.workers = 0
+        self.names: list[str] = []
 
     def start_worker(self) -> str:
         self.workers += 1
@@ -313,15 +316,24 @@ class Faults:
 
     async def kill_workers(self) -> None:
         """Kill one of the two workers every interval (while it delivers) and replace it."""
-        names = [self.start_worker(), self.start_worker()]
+        self.names = [self.start_worker(), self.start_worker()]
         await asyncio.sleep(3)  # both booted and busy
         for n in range(self.scenario.kills):
-            victim = names[n % 2]
-            self.shape.processes.kill(victim)
+            self.shape.processes.kill(self.names[n % 2])
             self.report.kills += 1
             self.last = time.monotonic()
-            names[n % 2] = self.start_worker()
+            self.names[n % 2] = self.start_worker()
             await asyncio.sleep(self.scenario.kill_every_seconds)
+
+    def revive_workers(self) -> None:
+        """A worker that stopped on its own (say, while the broker was away) is replaced, as
+        its container would be; the run reports how many."""
+        for n, name in enumerate(self.names):
+            process = self.shape.processes.running.get(name)
+            if process is None or process.poll() is not None:
+                self.shape.processes.running.pop(name, None)
+                self.report.exited_on_their_own += 1
+                self.names[n] = self.start_worker()
 
     async def broker_outage(self) -> None:
         self.shape.processes.stop("redis")
@@ -360,6 +372,7 @@ async def run(shape: Shape, world: World, scenario: Scenario) -> Report:
         for interview in booked[: scenario.cancelled // 2] + booked[-(scenario.cancelled // 2) :]:
             await cancel(session, side, interview)
     await killing
+    faults.revive_workers()
     faults.providers_fail(0.0)
     faults.last = max(faults.last, time.monotonic())
     report.provider_faults = shape.fake_google.faults.injected + (
