@@ -124,6 +124,29 @@ async def mail_instead(session: AsyncSession, event_id: uuid.UUID, *, now: datet
     return True
 
 
+async def mail_cancellation(
+    session: AsyncSession, event_id: uuid.UUID, *, now: datetime
+) -> bool:
+    """A cancelled interview whose copy sits in (or was mailed instead of) a calendar that
+    broke, and whose cancellation went to nobody: claim the row (-> DELETED: nothing more
+    can be done there) and mail the member the cancellation."""
+    claimed = await session.execute(
+        update(CalendarEvent)
+        .where(CalendarEvent.id == event_id, CalendarEvent.state != CalendarEventState.DELETED)
+        .values(state=CalendarEventState.DELETED, last_error=REVOKED, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if not getattr(claimed, "rowcount", 0):
+        return False
+    event = await session.get(CalendarEvent, event_id, populate_existing=True)
+    assert event is not None
+    interview = await session.get(Interview, event.interview_id)
+    participant = await session.get(Participant, event.participant_id)
+    if interview is not None and participant is not None:
+        await _mail_copy(session, interview, participant, event.provider, now)
+    return True
+
+
 async def mail_unwritten(
     session: AsyncSession,
     interview: Interview,

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.calendars.base import EventSpec, event_key, interview_uid
 from app.calendars.conference import CONFERENCE_PROVIDERS as CONFERENCE_PROVIDERS
 from app.calendars.conference import settle_conference
-from app.calendars.fallback import mail_instead, mail_unwritten
+from app.calendars.fallback import REVOKED, mail_cancellation, mail_instead, mail_unwritten
 from app.db import begin_write
 from app.models import (
     CalendarConnection,
@@ -177,14 +177,14 @@ async def make_plan(
                     removal.action is None
                     and old is not None
                     and old.state is ConnectionState.BROKEN
-                    and event.state is not CalendarEventState.FAILED
+                    and (event.provider_event_id is not None or event.last_error == REVOKED)
                     and not await _invite_mailed(
                         session, interview, participant, InviteMethod.CANCEL
                     )
                 ):
-                    # Cancelled while the calendar still looked connected, then found
-                    # broken: the cancellation was not mailed, so it goes now.
-                    await mail_instead(session, event.id, now=now)
+                    # In that calendar (or mailed instead), and cancelled while the calendar
+                    # still looked connected: the cancellation was not mailed, so it goes now.
+                    await mail_cancellation(session, event.id, now=now)
                     continue
                 if removal.action is None:
                     # Nothing written, or no way to reach it any more.

@@ -253,3 +253,46 @@ async def test_an_outlook_copy_whose_create_answer_was_lost_is_removed_on_cancel
     assert fakes.microsoft.events(colleague.email) == []
     found = await state_of(engine, interview, colleague.id)
     assert found.sync_state is SyncState.SYNCED
+
+
+async def test_a_cancellation_racing_the_break_is_still_mailed(
+    session: AsyncSession,
+    engine: AsyncEngine,
+    settings: Settings,
+    fakes: Fakes,
+    clock: Clock,
+) -> None:
+    """The break mailed the invitation instead while the interview was being cancelled by a
+    transaction that still saw the calendar connected (so it mailed the member no CANCEL):
+    the cancellation's sync mails it."""
+    world = await connected_world(session, settings, fakes, clock)
+    colleague = world.a.colleague
+    drainer = Drainer.start(settings)
+    try:
+        interview = await book_on_day(session, settings, world.a, clock, 1)
+        await drainer.drain(SYNC_TOPIC, MAIL_TOPIC)
+        connection = await session.scalar(select(CalendarConnection))
+        assert connection is not None
+        await session.commit()
+        await begin_write(session)
+        assert await lose_connection(session, connection.id, reason=REVOKED, now=clock.now)
+        await session.commit()
+        await drainer.drain(MAIL_TOPIC)
+        await cancel(session, world, interview, clock)
+        # What the racing cancellation would have written: no CANCEL for the member.
+        await begin_write(session)
+        for row in await session.scalars(
+            select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.PENDING)
+        ):
+            if row.payload.get("to") == colleague.email and row.payload.get("invite"):
+                row.payload = {**row.payload, "invite": None}
+                row.status = OutboxStatus.DONE
+        await session.commit()
+        await drainer.drain(SYNC_TOPIC, MAIL_TOPIC)
+        await drainer.drain(SYNC_TOPIC, MAIL_TOPIC)
+    finally:
+        await drainer.close()
+
+    assert invite_methods(drainer.mail.sent, colleague.email) == ["REQUEST", "CANCEL"]
+    found = await state_of(engine, interview, colleague.id)
+    assert found.sync_state is SyncState.DISCONNECTED
