@@ -31,7 +31,8 @@ from app.db import create_engine, create_session_factory
 from app.migrate import upgrade
 from tests.conftest import SECRET
 from tests.factories import make_world
-from tests.workers.fault_run import Scenario, run, start_shape, stop_shape
+from tests.workers.fault_run import run
+from tests.workers.fault_shape import Scenario, start_shape, stop_shape
 
 
 async def fresh_database(admin_url: str) -> str:

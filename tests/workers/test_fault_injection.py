@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from tests.conftest import SECRET
 from tests.factories import make_world
-from tests.workers.fault_run import Scenario, run, start_shape, stop_shape
+from tests.workers.fault_run import run
+from tests.workers.fault_shape import Scenario, start_shape, stop_shape
 
 # Each SIGKILL may repeat the mails its worker had handed to the SMTP server but not yet
 # marked DONE (the README's "Exactly once and at least once"): at most its threads' worth.
