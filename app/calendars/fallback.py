@@ -187,23 +187,26 @@ async def _mail_copy(
         return
     name = calendar_name(provider) if provider else "calendar"
     if interview.status is InterviewStatus.CANCELLED:
-        method, participant.sync_error = InviteMethod.CANCEL, CANCEL_MAILED
+        kind, method = MessageKind.INTERVIEW_CANCELLED, InviteMethod.CANCEL
+        participant.sync_error = CANCEL_MAILED
         message = (
-            f"Your {name} can no longer be reached, so the cancelled interview of "
-            f"{when(start, member.time_zone)} could not be removed from it. The cancellation "
-            "is attached; remove the event by hand if it is still there."
+            f"The interview of {when(start, member.time_zone)} was cancelled; your {name} "
+            "can no longer be reached, so remove the event by hand if it is still there."
         )
     else:
-        method, participant.sync_error = InviteMethod.REQUEST, INVITE_MAILED
+        kind, method = MessageKind.INTERVIEW_BOOKED, InviteMethod.REQUEST
+        participant.sync_error = INVITE_MAILED
         message = (
-            f"Your {name} can no longer be reached, so the interview of "
-            f"{when(start, member.time_zone)} is attached as an invitation instead."
+            f"The interview of {when(start, member.time_zone)}, by mail: your {name} can "
+            "no longer be reached."
         )
-    # Mail only: the member was told in-app once, when the connection broke.
+    # The mail a member without a calendar gets (the booking's or the cancellation's, with
+    # its invite), and by mail only: the member was told of the disconnection once, when
+    # the connection broke, and is not told again with every interview.
     tell(
         session,
         recipients=[Recipient(email=member.email, time_zone=member.time_zone, invite=method)],
-        kind=MessageKind.CALENDAR_DISCONNECTED,
+        kind=kind,
         interview=interview,
         message=message,
     )
