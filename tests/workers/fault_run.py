@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from app.models import (
     SyncState,
     utcnow,
 )
+from app.notifications.ical import interview_uid
 from app.notifications.kinds import MessageKind
 from app.scheduling import requests
 from tests.factories import Side, World, book_first_slot, local_windows, make_interview
@@ -182,12 +184,16 @@ async def run(shape: Shape, world: World, scenario: Scenario) -> Report:
             booked.append(await book(session, shape, side, day=2 + n))
             if n == scenario.interviews // 3:
                 shape.fake_google.oauth.revoke(revoked.email)
+                # At once: the calendar most likely still looks connected, so no CANCEL is
+                # mailed with it; the sync's refused delete must mail it instead.
+                await cancel(session, side, booked[0])
             if n == scenario.interviews // 2:
                 outage = asyncio.create_task(faults.broker_outage())
             await asyncio.sleep(scenario.booking_pause_seconds)
         await outage
         # Cancelled after the revocation: half of them were written before it.
-        for interview in booked[: scenario.cancelled // 2] + booked[-(scenario.cancelled // 2) :]:
+        half = scenario.cancelled // 2
+        for interview in booked[1:half] + booked[-half:]:
             await cancel(session, side, interview)
     await killing
     faults.revive_workers()
@@ -274,12 +280,34 @@ async def check(shape: Shape, world: World, booked: list[Interview], report: Rep
         if p.user_id == side.member.id and p.sync_state is SyncState.DISCONNECTED:
             if p.sync_error not in (INVITE_MAILED, CANCEL_MAILED):
                 report.unsettled.append(f"{p.email}: DISCONNECTED with {p.sync_error!r}")
+    cancels: set[str] = set()
     for message in shape.smtp.handler.messages():
         if str(message["To"]) != side.member.email:
             continue
         for part in message.walk():
             if part.get_content_type() == "text/calendar":
-                report.revoked_mailed.append(str(part.get_param("method")))
+                method = str(part.get_param("method"))
+                report.revoked_mailed.append(method)
+                uid = re.search(r"^UID:(\S+)", part.get_content(), re.MULTILINE)
+                if method == "CANCEL" and uid:
+                    cancels.add(uid.group(1))
+    # The revoked Google calendar cannot be cleared by us: each copy of a cancelled
+    # interview left there must have been answered by a mailed cancellation.
+    owner = {
+        event_key(p.interview_id, p.id): p.interview_id
+        for p in participants
+        if p.user_id == side.member.id
+    }
+    for event in shape.fake_google.events(side.member.email):
+        interview_id = owner.get(str(event["id"]))
+        if interview_id is None:
+            continue
+        if interviews[interview_id].status is InterviewStatus.CANCELLED and (
+            interview_uid(interview_id) not in cancels
+        ):
+            report.calendar_mismatches.append(
+                f"{side.member.email}: cancelled {interview_id} left there, no CANCEL mailed"
+            )
 
 
 def _received_like(received: Counter[str], hex_id: str) -> bool:
