@@ -107,8 +107,11 @@ async def record_sync_given_up(session: AsyncSession, message: ClaimedMessage, _
     goes to a calendar and who are still PENDING are FAILED (see `outbox.FailureRecorder`).
     Members with no calendar wait for their invite mail, which settles them."""
     interview_id = message.payload.get("interview_id")
+    disconnecting = message.payload.get(DISCONNECT_KEY)
+    if disconnecting is not None:
+        return await _disconnect_given_up(session, uuid.UUID(str(disconnecting)))
     if interview_id is None:
-        return 0  # a reconcile or disconnect row: no participant waits on it
+        return 0  # a reconcile row: no participant waits on it
     in_calendar = or_(
         exists().where(
             CalendarEvent.participant_id == Participant.id,
@@ -125,6 +128,32 @@ async def record_sync_given_up(session: AsyncSession, message: ClaimedMessage, _
             in_calendar,
         )
         .values(sync_state=SyncState.FAILED, sync_error=GAVE_UP)
+        .execution_options(synchronize_session=False)
+    )
+    changed: int = getattr(result, "rowcount", 0) or 0
+    return changed
+
+
+DISCONNECT_GAVE_UP = (
+    "the calendar is being disconnected, but its events could not be removed; "
+    "gave up after several attempts (an admin can retry)"
+)
+
+
+async def _disconnect_given_up(session: AsyncSession, connection_id: uuid.UUID) -> int:
+    """A disconnect job that never finished: the members whose copies it was to settle, and
+    who still wait (PENDING), are FAILED with what happened."""
+    result = await session.execute(
+        update(Participant)
+        .where(
+            Participant.id.in_(
+                select(CalendarEvent.participant_id).where(
+                    CalendarEvent.connection_id == connection_id
+                )
+            ),
+            Participant.sync_state == SyncState.PENDING,
+        )
+        .values(sync_state=SyncState.FAILED, sync_error=DISCONNECT_GAVE_UP)
         .execution_options(synchronize_session=False)
     )
     changed: int = getattr(result, "rowcount", 0) or 0

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.access import load_viewer
+from app.calendars.disconnect import DISCONNECT_KEY, start_disconnect
 from app.calendars.fallback import CANCEL_MAILED, INVITE_MAILED, REVOKED, lose_connection
 from app.calendars.sync import SYNC_TOPIC, sync_interview
 from app.config import Settings
@@ -27,7 +28,7 @@ from app.models import (
 from app.notifications.service import MAIL_TOPIC
 from app.scheduling import requests
 from app.workers.actors import FAILURE_RECORDERS, topic_handlers
-from app.workers.calendar import GAVE_UP
+from app.workers.calendar import DISCONNECT_GAVE_UP, GAVE_UP
 from app.workers.outbox import Outcome, process_outbox_message
 from tests.calendars.conftest import Fakes
 from tests.calendars.drain import Drainer, real_time
@@ -296,3 +297,54 @@ async def test_a_cancellation_racing_the_break_is_still_mailed(
     assert invite_methods(drainer.mail.sent, colleague.email) == ["REQUEST", "CANCEL"]
     found = await state_of(engine, interview, colleague.id)
     assert found.sync_state is SyncState.DISCONNECTED
+
+
+async def test_a_disconnect_job_whose_every_attempt_died_leaves_nobody_pending(
+    session: AsyncSession,
+    engine: AsyncEngine,
+    settings: Settings,
+    fakes: Fakes,
+    clock: Clock,
+) -> None:
+    world = await connected_world(session, settings, fakes, clock)
+    colleague = world.a.colleague
+    drainer = Drainer.start(settings)
+    options = drainer.runtime.options
+    try:
+        interview = await book_on_day(session, settings, world.a, clock, 1)
+        await drainer.drain(SYNC_TOPIC, MAIL_TOPIC)
+        await begin_write(session)
+        assert await start_disconnect(
+            session=session, user_id=colleague.id, provider=GOOGLE, now=clock.now
+        )
+        await session.flush()
+        row = await session.scalar(
+            select(OutboxMessage).where(
+                OutboxMessage.topic == SYNC_TOPIC, OutboxMessage.status == OutboxStatus.PENDING
+            )
+        )
+        assert row is not None and DISCONNECT_KEY in row.payload
+        row.attempts = options.max_attempts  # each attempt's worker was killed during it
+        # A change the sync had not written yet when the member disconnected.
+        participant = await session.scalar(
+            select(Participant).where(
+                Participant.interview_id == interview.id, Participant.user_id == colleague.id
+            )
+        )
+        assert participant is not None
+        participant.sync_state = SyncState.PENDING
+        await session.commit()
+        result = await process_outbox_message(
+            sessions=drainer.runtime.sessions,
+            handlers=topic_handlers(drainer.runtime),
+            message_id=row.id,
+            options=options,
+            clock=drainer.clock,
+            on_failed=FAILURE_RECORDERS,
+        )
+    finally:
+        await drainer.close()
+
+    assert result.outcome is Outcome.FAILED
+    found = await state_of(engine, interview, colleague.id)
+    assert (found.sync_state, found.sync_error) == (SyncState.FAILED, DISCONNECT_GAVE_UP)
