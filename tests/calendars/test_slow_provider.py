@@ -12,16 +12,18 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from sqlalchemy import text
+import httpx
+from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.calendars.sync import sync_interview
 from app.config import Settings
 from app.db import create_session_factory
-from app.models import CalendarProvider, Interview
+from app.models import CalendarProvider, Interview, User
 from tests.calendars.conftest import Fakes
 from tests.calendars.test_booking_with_calendars import BOOK, SLOTS, WINDOWS
 from tests.calendars.test_freebusy import connect
+from tests.calendars.test_oauth import consent, start_connect
 from tests.conftest import Clock, GraphQLClient
 from tests.factories import Side, World, make_interview, make_world
 from tests.fakes.base import Hold
@@ -166,3 +168,46 @@ async def test_a_slow_calendar_write_delays_no_booking(
     assert renamed["data"]["updateMe"]["errors"] == []
     assert still_held and idle == 0
     assert result.written == 1
+
+
+async def test_the_oauth_callback_completes_while_a_worker_keeps_writing(
+    session: AsyncSession,
+    settings: Settings,
+    fakes: Fakes,
+    gql: GraphQLClient,
+    client: httpx.AsyncClient,
+    engine: AsyncEngine,
+) -> None:
+    """On SQLite a transaction held across the provider's answers made the callback's write
+    fail with "database is locked" whenever the worker wrote meanwhile (28 of 30 tries)."""
+    world = await make_world(session)
+    member = world.a.member
+    await session.commit()
+    stop = asyncio.Event()
+    writes = 0
+
+    async def worker_writes() -> None:
+        nonlocal writes
+        while not stop.is_set():
+            async with engine.begin() as conn:
+                await conn.execute(
+                    update(User).where(User.id == world.b.member.id).values(name=f"w{writes}")
+                )
+            writes += 1
+            await asyncio.sleep(0.01)
+
+    writer = asyncio.create_task(worker_writes())
+    answers = []
+    try:
+        for _ in range(5):
+            params = await start_connect(gql, world.token(member), CalendarProvider.GOOGLE)
+            fakes.google.faults.slow_next(0.2)  # the account read: the worker writes meanwhile
+            answers.append(
+                await consent(client, fakes, CalendarProvider.GOOGLE, params, member.email)
+            )
+    finally:
+        stop.set()
+        await writer
+
+    assert [a.status_code for a in answers] == [200] * 5, [a.text for a in answers]
+    assert writes > 5
