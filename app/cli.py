@@ -27,6 +27,7 @@ from app.config import (
 from app.db import create_engine, create_session_factory
 from app.models import utcnow
 from app.ops.logs import configure_logging
+from app.ops.tracing import start_tracing
 
 GRACEFUL_SHUTDOWN_SECONDS = 30
 
@@ -144,6 +145,7 @@ def _build_app(settings: Settings, *, embedded: bool) -> Starlette:
     from app.main import create_app
     from app.workers.background import Background
 
+    start_tracing("roundtable" if embedded else "roundtable-api")  # if OTEL_* ask for it
     # The relay publishes outbox rows after each commit; without a broker URL (and always
     # in the embedded default) a Dramatiq worker runs in this process too.
     background = Background(settings, in_process_worker=embedded or not settings.broker_url)
@@ -213,9 +215,6 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-WORKER_FORK_TIMEOUT_MS = 100
-
-
 def cmd_worker(_: argparse.Namespace) -> None:
     from app.workers.options import WorkerOptions
 
@@ -231,14 +230,17 @@ def cmd_worker(_: argparse.Namespace) -> None:
             "amqp://...); the embedded default runs its worker inside `roundtable serve`"
         )
     options = WorkerOptions()
-    # Dramatiq's own CLI supervises the worker processes (restarts, signals, reloads).
-    argv = [sys.executable, "-m", "dramatiq", "app.workers.entry"]
+    # One fresh metrics directory per run, named before any worker process imports
+    # prometheus-client: its processes write there and the exposition on
+    # dramatiq_prom_port (9191) sums them (app/ops/worker_metrics.py).
+    metrics_dir = os.environ.get("dramatiq_prom_db") or tempfile.mkdtemp(
+        prefix="roundtable-worker-metrics-"
+    )
+    os.environ["dramatiq_prom_db"] = os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    # Dramatiq's own CLI supervises the worker processes (restarts, signals), with its wait
+    # for booting workers fixed (app/workers/supervise.py).
+    argv = [sys.executable, "-m", "app.workers.supervise", "app.workers.entry"]
     argv += ["--processes", str(options.processes), "--threads", str(options.threads)]
-    # Before it watches its children, Dramatiq's parent waits up to this long for them to
-    # boot, so that middleware "forks" they declare can start after them; a child killed
-    # while booting never says it booted, and the parent hung the whole default 30 s
-    # before noticing the death. Roundtable's middleware declares no forks (a test checks).
-    argv += ["--worker-fork-timeout", str(WORKER_FORK_TIMEOUT_MS)]
     os.execv(sys.executable, argv)
 
 

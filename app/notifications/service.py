@@ -15,8 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.links.grants import add_grant
 from app.models import Interview, Notification, OutboxMessage, User
+from app.notifications.events import Event, system_actor, to_json
 from app.notifications.kinds import InviteMethod, MessageKind
 from app.ops.logs import request_id
+from app.ops.tracing import with_trace_context
 
 MAIL_TOPIC = "mail"
 OUTBOX_WRITTEN = "roundtable.outbox_written"
@@ -37,6 +39,7 @@ def enqueue(session: AsyncSession, *, topic: str, payload: dict[str, Any]) -> Ou
     if rid is not None:
         # The worker's log lines for this row carry the id of the request that caused it.
         payload = {**payload, "request_id": rid}
+    payload = with_trace_context(payload)  # the worker's spans continue this trace
     message = OutboxMessage(id=uuid.uuid4(), topic=topic, payload=payload)
     session.add(message)
     # Tells the unit of work to wake the outbox relay once the transaction commits.
@@ -51,9 +54,15 @@ def tell(
     kind: MessageKind,
     interview: Interview | None,
     message: str,
+    event: Event | None = None,
     extra: dict[str, Any] | None = None,
 ) -> None:
-    """One notification (for users) and one mail (for everyone) per distinct address."""
+    """One notification (for users) and one mail (for everyone) per distinct address.
+
+    `event` is who acted and what changed, kept with both so their words are written for
+    each reader when read (app.notifications.wording); `message` is the plain fallback.
+    """
+    facts = to_json(event if event is not None else Event(actor=system_actor()))
     seen: set[str] = set()
     for recipient in recipients:
         if recipient.email in seen:
@@ -80,6 +89,7 @@ def tell(
                 "message": message,
                 # The mail's link is signed from this grant when the mail is rendered.
                 "link_grant_id": str(grant.id) if grant else None,
+                "event": facts,
                 **(extra or {}),
             },
         )
@@ -90,6 +100,7 @@ def tell(
                     interview_id=interview.id if interview else None,
                     kind=kind.value,
                     message=message,
+                    facts={**facts, "link_grant_id": str(grant.id) if grant else None},
                     email_outbox=mail,
                 )
             )

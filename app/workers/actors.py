@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from dramatiq.middleware import Middleware
 from app.calendars.reconcile_schedule import request_due_reconciles
 from app.calendars.sync import SYNC_TOPIC
 from app.notifications.service import MAIL_TOPIC
+from app.ops.worker_metrics import record_delivery, record_sweep
 from app.workers.calendar import record_sync_given_up, sync_calendars
 from app.workers.mail import deliver_mail, record_given_up
 from app.workers.outbox import (
@@ -71,6 +73,7 @@ def declare_actors(broker: dramatiq.Broker, runtime: WorkerRuntime) -> Actors:
 
     def make(topic: str) -> dramatiq.Actor[Any, Any]:
         async def process(message_id: str) -> None:
+            started = time.perf_counter()
             result = await process_outbox_message(
                 sessions=runtime.sessions,
                 handlers=handlers,
@@ -79,6 +82,7 @@ def declare_actors(broker: dramatiq.Broker, runtime: WorkerRuntime) -> Actors:
                 clock=runtime.clock,
                 on_failed=FAILURE_RECORDERS,
             )
+            record_delivery(topic, result.outcome.value, started)
             if result.retry_in is None:
                 return
             delay = int(result.retry_in / timedelta(milliseconds=1))
@@ -130,6 +134,7 @@ async def sweep(actors: Actors) -> tuple[int, int]:
         options=runtime.options,
         now=runtime.clock(),
     )
+    record_sweep()
     return reminded, published
 
 

@@ -24,6 +24,7 @@ from app.models import (
     SyncState,
 )
 from app.notifications.delivery import PermanentDeliveryError, TransientDeliveryError
+from app.ops.worker_metrics import record_reconcile
 from app.workers.outbox import ClaimedMessage
 from app.workers.runtime import WorkerRuntime
 
@@ -63,6 +64,10 @@ async def _reconcile(message: ClaimedMessage, runtime: WorkerRuntime, *, final: 
         connection_id=uuid.UUID(str(message.payload[RECONCILE_KEY])),
         clock=runtime.clock,
         final_attempt=final,
+    )
+    record_reconcile(
+        found=result.found,
+        repaired={"restore": result.restored, "move": result.moved_back, "remove": result.removed},
     )
     reasons = "; ".join(result.errors)
     if result.pending:

@@ -41,6 +41,7 @@ from app.db import begin_write
 from app.models import OutboxMessage, OutboxStatus
 from app.notifications.delivery import Deferred, PermanentDeliveryError, TransientDeliveryError
 from app.ops.logs import bound_request_id
+from app.ops.tracing import delivery_span
 from app.workers.options import WorkerOptions
 
 logger = logging.getLogger(__name__)
@@ -130,7 +131,15 @@ async def process_outbox_message(
         if handler is None:
             raise TransientDeliveryError(f"no worker handles topic {claimed.topic!r} yet")
         rid = claimed.payload.get("request_id")
-        with bound_request_id(rid if isinstance(rid, str) else None):
+        with (
+            bound_request_id(rid if isinstance(rid, str) else None),
+            delivery_span(
+                topic=claimed.topic,
+                message_id=claimed.id,
+                attempt=claimed.attempts,
+                payload=claimed.payload,
+            ),
+        ):
             async with _renewing_lease(sessions, claimed, clock, options.lease):
                 outcome = await handler(claimed)
         completion = outcome if isinstance(outcome, Completion) else Completion(note=outcome)

@@ -11,11 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from app.config import load_settings
-from app.workers.actors import Periodic, declare_actors
-from app.workers.broker import create_broker
-from app.workers.options import WorkerOptions
-from app.workers.runtime import WorkerRuntime
 from tests.conftest import SECRET
 from tests.workers.smtp import free_port
 
@@ -70,15 +65,3 @@ def test_a_worker_child_killed_while_booting_ends_the_parent_at_once(tmp_path: P
     assert "ready for action" not in output  # it was killed while booting
     assert "exited unexpectedly" in output
     assert code != 0
-
-
-def test_no_worker_middleware_declares_forks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`roundtable worker` passes Dramatiq a short --worker-fork-timeout (app/cli.py): forks
-    declared by middleware would then start before the workers that declare them."""
-    monkeypatch.setenv("ROUNDTABLE_SECRET_KEY", SECRET)
-    settings = load_settings()
-    options = WorkerOptions()
-    broker = create_broker("redis://127.0.0.1:1/0", options)
-    actors = declare_actors(broker, WorkerRuntime(settings, options))
-    broker.add_middleware(Periodic(actors))
-    assert [type(m).__name__ for m in broker.middleware if m.forks] == []
