@@ -237,8 +237,9 @@ def cmd_worker(_: argparse.Namespace) -> None:
         prefix="roundtable-worker-metrics-"
     )
     os.environ["dramatiq_prom_db"] = os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-    # Dramatiq's own CLI supervises the worker processes (restarts, signals, reloads).
-    argv = [sys.executable, "-m", "dramatiq", "app.workers.entry"]
+    # Dramatiq's own CLI supervises the worker processes (restarts, signals), with its wait
+    # for booting workers fixed (app/workers/supervise.py).
+    argv = [sys.executable, "-m", "app.workers.supervise", "app.workers.entry"]
     argv += ["--processes", str(options.processes), "--threads", str(options.threads)]
     os.execv(sys.executable, argv)
 

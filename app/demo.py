@@ -119,14 +119,18 @@ async def seed(*, session: AsyncSession, settings: Settings, now: datetime) -> N
         time_zone=carl.time_zone,
         now=now,
     )
+    carl_viewer = await load_viewer(session, carl)
     await booking.book_slot(
         session=session,
-        viewer=await load_viewer(session, carl),
+        viewer=carl_viewer,
         settings=settings,
         interview_id=first.id,
         start=slots.days[0].slots[0].start,
         time_zone=carl.time_zone,
         now=now,
+        calendars=await booking.ask_member_calendars(
+            session=session, viewer=carl_viewer, settings=settings, interview_id=first.id
+        ),
     )
     await requests.request_interview(
         session=session,

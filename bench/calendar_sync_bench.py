@@ -226,17 +226,23 @@ async def book_all(
             if rate > 0:  # paced: latency without a backlog; unpaced: as fast as possible
                 await asyncio.sleep(max(0.0, began + n / rate - time.monotonic()))
             async with sessions() as session:
-                await begin_write(session)
                 candidate = await session.get(User, candidate_id)
                 assert candidate is not None
+                viewer = await load_viewer(session, candidate)
+                # The calendars are asked before the booking's write transaction opens.
+                calendars = await booking.ask_member_calendars(
+                    session=session, viewer=viewer, settings=settings, interview_id=interview_id
+                )
+                await begin_write(session)
                 await booking.book_slot(
                     session=session,
-                    viewer=await load_viewer(session, candidate),
+                    viewer=viewer,
                     settings=settings,
                     interview_id=interview_id,
                     start=start,
                     time_zone="UTC",
                     now=datetime.now(UTC),
+                    calendars=calendars,
                 )
                 await session.commit()
                 committed[interview_id] = datetime.now(UTC)

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access import load_viewer
 from app.config import Settings
+from app.db import begin_write
 from app.models import Interview, Organization, Project, Proposal, Role, User
 from app.people import service
 from app.people.tokens import issue_token
@@ -145,6 +146,10 @@ async def book_first_slot(
         time_zone=own_zone,
         now=now,
     )
+    calendars = await booking.ask_member_calendars(
+        session=session, viewer=viewer, settings=settings, interview_id=interview.id
+    )
+    await begin_write(session)  # the booking's own transaction, as the API's unit of work
     booked = await booking.book_slot(
         session=session,
         viewer=viewer,
@@ -153,6 +158,7 @@ async def book_first_slot(
         start=slots.days[0].slots[0].start,
         time_zone=own_zone,
         now=now,
+        calendars=calendars,
     )
     await session.commit()
     return booked

@@ -31,14 +31,18 @@ async def _book(
     start: datetime,
     now: datetime,
 ) -> None:
+    viewer = await load_viewer(session, user)
     await booking.book_slot(
         session=session,
-        viewer=await load_viewer(session, user),
+        viewer=viewer,
         settings=settings,
         interview_id=interview_id,
         start=start,
         time_zone="UTC",
         now=now,
+        calendars=await booking.ask_member_calendars(
+            session=session, viewer=viewer, settings=settings, interview_id=interview_id
+        ),
     )
     await session.commit()
 

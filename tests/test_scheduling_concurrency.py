@@ -144,14 +144,19 @@ async def _moves_to_one_slot_have_one_winner_and_the_rest_stay(
     start = datetime.fromisoformat(f"{day}T09:00").replace(tzinfo=UTC)
     settings = make_settings("sqlite://", min_notice_minutes=0)
     for i, (interview, _, candidate) in enumerate(made):
+        viewer = await load_viewer(session, candidate)
+        calendars = await booking.ask_member_calendars(
+            session=session, viewer=viewer, settings=settings, interview_id=interview.id
+        )
         await booking.book_slot(
             session=session,
-            viewer=await load_viewer(session, candidate),
+            viewer=viewer,
             settings=settings,
             interview_id=interview.id,
             start=start + timedelta(minutes=30 * i),
             time_zone="UTC",
             now=datetime.now(UTC),
+            calendars=calendars,
         )
     await session.commit()
     target = datetime.fromisoformat(f"{day}T14:00").replace(tzinfo=UTC).isoformat()

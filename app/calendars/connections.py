@@ -19,9 +19,7 @@ from app.calendars.google import GoogleCalendarClient
 from app.calendars.outlook import OutlookCalendarClient
 from app.calendars.tokens import TokenCipher, TokenSet
 from app.config import Settings
-from app.models import CalendarConnection, CalendarProvider, ConnectionState, User
-from app.notifications.kinds import MessageKind
-from app.notifications.service import tell, user_recipient
+from app.models import CalendarConnection, CalendarProvider, ConnectionState
 
 
 @functools.lru_cache(maxsize=4)
@@ -36,10 +34,8 @@ def provider_configured(settings: Settings, provider: CalendarProvider) -> bool:
 
 
 def client_for(connection: CalendarConnection, settings: Settings) -> CalendarClient:
-    """A provider client on the connection's decrypted tokens.
-
-    After using it, call `store_refreshed_tokens` so a refreshed token is kept.
-    """
+    """A provider client on the connection's decrypted tokens; keep `client.tokens` after
+    use when `client.tokens_changed` (a refreshed token)."""
     holder = TokenHolder(token_cipher(settings.secret_key).decrypt(connection.token_ciphertext))
     return client_for_tokens(
         settings,
@@ -62,50 +58,6 @@ def client_for_tokens(
         return GoogleCalendarClient(settings=settings, holder=holder, calendar_id=calendar_id)
     return OutlookCalendarClient(
         settings=settings, holder=holder, calendar_id=calendar_id, account_email=account_email
-    )
-
-
-def store_refreshed_tokens(
-    connection: CalendarConnection, client: CalendarClient, settings: Settings
-) -> bool:
-    if not client.tokens_changed:
-        return False
-    connection.token_ciphertext = token_cipher(settings.secret_key).encrypt(client.tokens)
-    return True
-
-
-def mark_broken(connection: CalendarConnection, *, reason: str, now: datetime) -> bool:
-    """The provider refused our tokens for good; the user has to connect again.
-
-    Returns whether the state changed, so the user is told once (see `report_broken`).
-    """
-    was_connected = connection.state is ConnectionState.CONNECTED
-    connection.state = ConnectionState.BROKEN
-    connection.broken_reason = reason
-    connection.broken_at = now
-    return was_connected
-
-
-async def report_broken(
-    *, session: AsyncSession, connection: CalendarConnection, reason: str, now: datetime
-) -> None:
-    """Mark the connection broken and tell its owner, in-app and by mail, the first time."""
-    if not mark_broken(connection, reason=reason, now=now):
-        return
-    user = await session.get(User, connection.user_id)
-    if user is None:
-        return
-    name = "Google Calendar" if connection.provider is CalendarProvider.GOOGLE else "Outlook"
-    tell(
-        session,
-        recipients=[user_recipient(user)],
-        kind=MessageKind.CALENDAR_DISCONNECTED,
-        interview=None,
-        message=(
-            f"Roundtable can no longer reach your {name} ({connection.account_email}): "
-            f"{reason}. Interviews are not written to it and its busy times are not "
-            "checked until you connect it again."
-        ),
     )
 
 

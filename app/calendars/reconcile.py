@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import collections
 import logging
-import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,9 +45,10 @@ from app.calendars.base import (
     WrittenEvent,
     event_key,
 )
-from app.calendars.connections import client_for, report_broken, token_cipher
+from app.calendars.connections import client_for, token_cipher
+from app.calendars.fallback import INVITE_MAILED, REVOKED, lose_connection
 from app.calendars.sync import request_sync
-from app.calendars.sync_plan import REFERENCE_LABEL, Action, Plan, Step, content_of, event_spec
+from app.calendars.sync_plan import Action, Plan, Step, content_of, event_spec, reference_of
 from app.calendars.tokens import TokenDecryptError
 from app.config import Settings
 from app.db import begin_write
@@ -70,8 +70,7 @@ RECONCILE_KEY = "reconcile_connection_id"
 # The window compared: bookings lie within the request horizon (90 days) ahead.
 LOOK_BACK = timedelta(days=1)
 LOOK_AHEAD = timedelta(days=120)
-REFERENCE = re.compile(re.escape(REFERENCE_LABEL) + r"\s*interview-([0-9a-f-]{36})@roundtable")
-REVOKED_REASON = "calendar access was revoked: connect the calendar again"
+REVOKED_REASON = INVITE_MAILED  # what a live copy's participant reads once mailed instead
 
 
 @dataclass(frozen=True)
@@ -241,8 +240,7 @@ async def _changes(client: CalendarClient, token: str | None, now: datetime) -> 
 
 
 def _reference(event: ProviderEvent) -> uuid.UUID | None:
-    found = REFERENCE.search(event.text)
-    return uuid.UUID(found.group(1)) if found else None
+    return reference_of(event.text)
 
 
 def _decide(
@@ -393,23 +391,18 @@ async def _broken(
     now: datetime,
     result: ReconcileResult,
 ) -> None:
-    """The provider refused our tokens: say so to the owner and on every live copy."""
+    """The provider refused our tokens: the owner is told once, and what the calendar held
+    goes by mail instead (app.calendars.fallback)."""
     result.broken = True
     result.errors.append(f"Revoked: {reason}")
     async with sessions() as session:
         await begin_write(session)
+        await lose_connection(session, connection_id, reason=REVOKED, now=now)
         connection = await session.get(CalendarConnection, connection_id)
         if connection is not None:
-            await report_broken(
-                session=session, connection=connection, reason="access was revoked", now=now
-            )
             connection.reconciled_at = now
         for row in recorded:
-            if not row.live:
-                continue
             participant = await session.get(Participant, row.participant_id)
-            if participant is not None:
-                participant.sync_state = SyncState.FAILED
-                participant.sync_error = REVOKED_REASON
+            if participant is not None and row.live:
                 participant.sync_checked_at = now
         await session.commit()

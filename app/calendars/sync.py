@@ -20,13 +20,14 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.calendars.base import (
     AlreadyExists,
     AuthExpired,
+    CalendarClient,
     CalendarError,
     EventSpec,
     Gone,
@@ -35,13 +36,15 @@ from app.calendars.base import (
     WrittenEvent,
 )
 from app.calendars.conference import settle_conference
-from app.calendars.connections import client_for, report_broken, token_cipher
+from app.calendars.connections import client_for, token_cipher
+from app.calendars.fallback import REVOKED, lose_connection, mail_instead
 from app.calendars.sync_plan import (
     Action,
     Plan,
     Step,
     event_spec,
     make_plan,
+    reference_of,
 )
 from app.calendars.tokens import TokenDecryptError, TokenSet
 from app.config import Settings
@@ -79,6 +82,8 @@ class SyncResult:
     written: int = 0
     deleted: int = 0
     failed: int = 0
+    # Copies whose calendar refused us for good: mailed instead (app.calendars.fallback).
+    disconnected: int = 0
     # Writes to retry later (provider busy or down); the caller schedules another run.
     pending: int = 0
     retry_after: float | None = None
@@ -108,7 +113,7 @@ async def sync_interview(
             # Written in a later pass, once the copy carrying the conference link exists.
             result.pending += 1
             continue
-        outcome = await _perform(step, event_spec(plan, step), settings)
+        outcome = await _perform(step, event_spec(plan, step), settings, plan.interview_id)
         if step.create_conference:
             if outcome.written and outcome.written.conference_url:
                 plan.conference_url = outcome.written.conference_url
@@ -136,7 +141,23 @@ class Outcome:
     refreshed: TokenSet | None  # new tokens to store, if the client refreshed them
 
 
-async def _perform(step: Step, spec: EventSpec | None, settings: Settings) -> Outcome:
+async def _targets(client: CalendarClient, step: Step, interview_id: uuid.UUID) -> list[str]:
+    """The provider events a delete removes: the recorded one, or those found carrying the
+    interview's reference (an Outlook create whose answer was lost)."""
+    if step.provider_event_id is not None:
+        return [step.provider_event_id]
+    if step.search is None:
+        return []
+    window = timedelta(minutes=1)
+    listed = await client.changes(
+        sync_token=None, start=step.search.start - window, end=step.search.end + window
+    )
+    return [e.id for e in listed.events if not e.removed and reference_of(e.text) == interview_id]
+
+
+async def _perform(
+    step: Step, spec: EventSpec | None, settings: Settings, interview_id: uuid.UUID
+) -> Outcome:
     try:
         client = client_for(step.connection, settings)
     except TokenDecryptError as exc:
@@ -145,12 +166,12 @@ async def _perform(step: Step, spec: EventSpec | None, settings: Settings) -> Ou
     error: CalendarError | None = None
     try:
         if step.action is Action.DELETE:
-            assert step.provider_event_id is not None
-            try:
-                await client.delete_event(step.provider_event_id)
-            except Gone:
-                pass  # already removed: the goal is reached
-            written = WrittenEvent(provider_event_id=step.provider_event_id)
+            for target in await _targets(client, step, interview_id):
+                try:
+                    await client.delete_event(target)
+                except Gone:
+                    pass  # already removed: the goal is reached
+            written = WrittenEvent(provider_event_id=step.provider_event_id or "")
         elif step.action is Action.CREATE:
             assert spec is not None
             written = await client.create_event(spec)
@@ -267,6 +288,14 @@ async def _failed(
     message = f"{type(error).__name__}: {error}"[:MAX_ERROR]
     event.last_error = message
     result.errors.append(message)
+    if isinstance(error, Revoked) and connection is not None:
+        # The calendar is out of reach for good: the member gets this interview, and every
+        # other copy in that calendar, by mail instead (app.calendars.fallback).
+        result.disconnected += 1
+        await session.flush()
+        if not await lose_connection(session, connection.id, reason=REVOKED, now=now):
+            await mail_instead(session, event.id, now=now)  # broken by another worker first
+        return
     if _retryable(error) and not final_attempt:
         result.pending += 1
         delay = error.retry_after if isinstance(error, Retryable) else None
@@ -279,10 +308,6 @@ async def _failed(
     event.state = CalendarEventState.FAILED
     participant.sync_state = SyncState.FAILED
     participant.sync_error = _reason(error)
-    if isinstance(error, Revoked) and connection is not None:
-        await report_broken(
-            session=session, connection=connection, reason="access was revoked", now=now
-        )
 
 
 def _retryable(error: CalendarError | None) -> bool:

@@ -7,6 +7,7 @@ the steps (create, update, delete) that `app.calendars.sync` then carries out.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.calendars.base import EventSpec, event_key, interview_uid
 from app.calendars.conference import CONFERENCE_PROVIDERS as CONFERENCE_PROVIDERS
 from app.calendars.conference import settle_conference
+from app.calendars.fallback import REVOKED, mail_cancellation, mail_instead, mail_unwritten
 from app.db import begin_write
 from app.models import (
     CalendarConnection,
@@ -28,14 +30,26 @@ from app.models import (
     ConnectionState,
     Interview,
     InterviewStatus,
+    OutboxMessage,
     Participant,
     ParticipantKind,
     Project,
     Proposal,
+    SyncState,
     User,
 )
+from app.notifications.kinds import InviteMethod
+from app.notifications.service import MAIL_TOPIC
+from app.scheduling.windows import TimeRange
 
 REFERENCE_LABEL = "Roundtable reference:"
+REFERENCE = re.compile(re.escape(REFERENCE_LABEL) + r"\s*interview-([0-9a-f-]{36})@roundtable")
+
+
+def reference_of(text: str) -> uuid.UUID | None:
+    """The interview an event's title or description names as its origin, if any."""
+    found = REFERENCE.search(text)
+    return uuid.UUID(found.group(1)) if found else None
 
 
 class Action(StrEnum):
@@ -66,6 +80,9 @@ class Step:
     provider_event_id: str | None
     key: str
     create_conference: bool = False
+    # A delete with no provider id: the copies of the interview found in this range by
+    # their reference line are deleted (see `decide_removal`).
+    search: TimeRange | None = None
 
 
 @dataclass
@@ -94,14 +111,13 @@ async def make_plan(
             )
         )
         user_ids = [p.user_id for p in members if p.user_id is not None]
-        connections = _one_per_user(
+        owned = list(
             await session.scalars(
-                select(CalendarConnection).where(
-                    CalendarConnection.user_id.in_(user_ids),
-                    CalendarConnection.state == ConnectionState.CONNECTED,
-                )
+                select(CalendarConnection).where(CalendarConnection.user_id.in_(user_ids))
             )
         )
+        connections = _one_per_user(c for c in owned if c.state is ConnectionState.CONNECTED)
+        broken = {c.user_id: c for c in owned if c.state is ConnectionState.BROKEN}
         recorded = {
             e.participant_id: e
             for e in await session.scalars(
@@ -130,6 +146,10 @@ async def make_plan(
             key = event_key(interview.id, participant.id)
             if live:
                 connection = connections.get(participant.user_id)
+                lost = broken.get(participant.user_id)
+                if connection is None and lost is not None:
+                    await _mail_instead(session, interview, participant, event, lost, now)
+                    continue
                 decision = decide_live(event, connection, interview.ical_sequence)
                 if decision is None:
                     continue
@@ -153,15 +173,29 @@ async def make_plan(
                 removal = decide_removal(event, old, key)
                 if removal is None:
                     continue
+                if (
+                    removal.action is None
+                    and old is not None
+                    and old.state is ConnectionState.BROKEN
+                    and (event.provider_event_id is not None or event.last_error == REVOKED)
+                    and not await _invite_mailed(
+                        session, interview, participant, InviteMethod.CANCEL
+                    )
+                ):
+                    # In that calendar (or mailed instead), and cancelled while the calendar
+                    # still looked connected: the cancellation was not mailed, so it goes now.
+                    await mail_cancellation(session, event.id, now=now)
+                    continue
                 if removal.action is None:
                     # Nothing written, or no way to reach it any more.
                     event.state = CalendarEventState.DELETED
                     event.last_error = removal.error
                     continue
                 assert old is not None
-                plan.steps.append(
-                    Step(event.id, participant.id, Action.DELETE, old, removal.target, key)
-                )
+                step = Step(event.id, participant.id, Action.DELETE, old, removal.target, key)
+                if removal.target is None and interview.booked_start and interview.booked_end:
+                    step.search = TimeRange(interview.booked_start, interview.booked_end)
+                plan.steps.append(step)
         # The conference first: the other copies then carry its link.
         plan.steps.sort(key=conference_first)
         if not any(step.create_conference for step in plan.steps):
@@ -170,6 +204,46 @@ async def make_plan(
             await settle_conference(session, interview)
         await session.commit()
         return plan
+
+
+async def _mail_instead(
+    session: AsyncSession,
+    interview: Interview,
+    participant: Participant,
+    event: CalendarEvent | None,
+    lost: CalendarConnection,
+    now: datetime,
+) -> None:
+    """The member's calendar broke and no other is connected. A copy written or planned
+    there goes by mail (if the connection's own fallback did not reach it: it was recorded
+    after); so does a booking made while the calendar still looked connected, whose invite
+    therefore was not mailed (app.calendars.fallback)."""
+    if event is not None:
+        if event.connection_id == lost.id:
+            await mail_instead(session, event.id, now=now)
+        return
+    if participant.sync_state is SyncState.PENDING and not await _invite_mailed(
+        session, interview, participant, InviteMethod.REQUEST
+    ):
+        await mail_unwritten(session, interview, participant, lost.provider, now=now)
+
+
+async def _invite_mailed(
+    session: AsyncSession, interview: Interview, participant: Participant, method: InviteMethod
+) -> bool:
+    """Whether this member was mailed the interview's current SEQUENCE as `method`."""
+    rows = await session.scalars(
+        select(OutboxMessage.payload).where(
+            OutboxMessage.topic == MAIL_TOPIC,
+            OutboxMessage.payload["interview_id"].as_string() == str(interview.id),
+        )
+    )
+    return any(
+        str(payload.get("to", "")).lower() == participant.email.lower()
+        and payload.get("invite") == method.value
+        and payload.get("sequence") == interview.ical_sequence
+        for payload in rows
+    )
 
 
 @dataclass(frozen=True)
@@ -208,6 +282,10 @@ def decide_removal(
     target = event.provider_event_id
     if target is None and old is not None and old.provider is CalendarProvider.GOOGLE:
         target = key  # a create whose answer was lost may still have landed
+    if old is not None and old.state is ConnectionState.CONNECTED and target is None:
+        # Graph chose the id of a create whose answer was lost: the event may exist there,
+        # so it is looked for by the reference line every copy carries (`Step.search`).
+        return Decision(Action.DELETE, target=None)
     if old is None or old.state is not ConnectionState.CONNECTED or target is None:
         return Decision(None, error=None if target is None else "calendar disconnected")
     return Decision(Action.DELETE, target=target)

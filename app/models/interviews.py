@@ -28,6 +28,9 @@ class SyncState(enum.StrEnum):
     PENDING = "PENDING"
     SYNCED = "SYNCED"
     FAILED = "FAILED"
+    # The member's calendar cannot be reached (access revoked): the interview, or its
+    # cancellation, was mailed instead; sync_error says what to do.
+    DISCONNECTED = "DISCONNECTED"
 
 
 class Interview(IdMixin, Base):

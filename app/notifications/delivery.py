@@ -93,26 +93,33 @@ class SmtpTransport:
 
     async def send(self, message: EmailMessage) -> None:
         # smtplib blocks; a worker thread keeps the event loop free for other deliveries.
-        await asyncio.to_thread(self._send, message)
+        smtp = await asyncio.to_thread(self._send, message)
+        # The server has the mail (250). Its QUIT round trip runs beside the caller's DONE
+        # mark rather than before it: a worker killed now is less likely to leave a sent
+        # mail unmarked (sent again, as at-least-once delivery must).
+        goodbye = asyncio.create_task(asyncio.to_thread(_quit, smtp))
+        _goodbyes.add(goodbye)
+        goodbye.add_done_callback(_goodbyes.discard)
 
-    def _send(self, message: EmailMessage) -> None:
+    def _send(self, message: EmailMessage) -> smtplib.SMTP:
+        """Hand the mail over; the connection is returned open, to be QUIT."""
+        smtp: smtplib.SMTP | None = None
         try:
-            with self._connect() as smtp:
-                if self.starttls:
-                    smtp.starttls(context=ssl.create_default_context())
-                if self.username:
-                    smtp.login(self.username, self.password or "")
-                refused = smtp.send_message(message)
-        except smtplib.SMTPRecipientsRefused as exc:
-            raise _worst(exc.recipients) from exc
-        except smtplib.SMTPResponseException as exc:
-            raise classify_smtp_code(exc.smtp_code, _reply_text(exc.smtp_error)) from exc
+            smtp = self._connect()
+            if self.starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if self.username:
+                smtp.login(self.username, self.password or "")
+            refused = smtp.send_message(message)
         except (smtplib.SMTPException, OSError) as exc:
-            # Refused or dropped connections, timeouts, TLS trouble: the server may be back soon.
-            raise TransientDeliveryError(f"SMTP unreachable: {exc!r}") from exc
+            if smtp is not None:
+                smtp.close()
+            raise _delivery_error(exc) from exc
         if refused:
+            _quit(smtp)
             # Some recipients took the mail: sending it again would duplicate it for them.
             raise PermanentDeliveryError(f"refused for some recipients: {sorted(refused)}")
+        return smtp
 
     def _connect(self) -> smtplib.SMTP:
         if self.use_tls:
@@ -120,6 +127,26 @@ class SmtpTransport:
                 self.host, self.port, timeout=self.timeout, context=ssl.create_default_context()
             )
         return smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+
+
+# QUITs under way after the mark; kept so the event loop does not drop them half-done.
+_goodbyes: set[asyncio.Task[None]] = set()
+
+
+def _quit(smtp: smtplib.SMTP) -> None:
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        smtp.close()  # the mail was accepted already: a lost goodbye changes nothing
+
+
+def _delivery_error(exc: smtplib.SMTPException | OSError) -> DeliveryError:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return _worst(exc.recipients)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return classify_smtp_code(exc.smtp_code, _reply_text(exc.smtp_error))
+    # Refused or dropped connections, timeouts, TLS trouble: the server may be back soon.
+    return TransientDeliveryError(f"SMTP unreachable: {exc!r}")
 
 
 def _worst(refused: dict[str, tuple[int, bytes]]) -> DeliveryError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,10 +14,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.access import Viewer
 from app.calendars.conference import expect_provider_conference
 from app.calendars.connections import provider_configured
-from app.calendars.freebusy import BusyResult, calendar_busy
+from app.calendars.freebusy import (
+    BusyResult,
+    ConnectionToAsk,
+    ask_calendars,
+    connections_to_ask,
+    keep_refreshed_tokens,
+)
 from app.calendars.sync import request_sync
 from app.conference import meeting_link
 from app.config import Settings
+from app.db import begin_write
 from app.errors import ErrorCode, ServiceError, validation
 from app.models import (
     CalendarProvider,
@@ -34,7 +42,7 @@ from app.notifications.text import when
 from app.scheduling import repository
 from app.scheduling.access import InterviewContext, interview_for, require_open
 from app.scheduling.audience import load_audience
-from app.scheduling.load import over_limits
+from app.scheduling.load import LoadBook, over_limits
 from app.scheduling.slots import Availability, free_slots, group_by_local_date
 from app.scheduling.windows import TimeRange
 from app.text import optional_text, preview
@@ -52,6 +60,8 @@ async def available_slots(
     time_zone: str,
     now: datetime,
 ) -> Availability:
+    """The free slots. Ends the session's read before asking any provider (and writes a
+    refreshed token in a short transaction after): call it with no write pending."""
     tz = zone(time_zone)
     if tz is None:
         raise ServiceError(
@@ -60,56 +70,178 @@ async def available_slots(
     found = await interview_for(session, viewer, interview_id)
     if found.interview.status is not InterviewStatus.PENDING:
         return Availability(days=[], offered=0, free=0)
-    opened, _ = await _open_slots(session, settings, found, now)
+    free, offered, unchecked = await _open_now(session, settings, found, now)
     return Availability(
-        days=group_by_local_date(opened.free, tz),
-        offered=opened.offered,
-        free=len(opened.free),
-        unchecked_calendars=opened.unchecked_calendars,
+        days=group_by_local_date(free, tz),
+        offered=offered,
+        free=len(free),
+        unchecked_calendars=unchecked,
     )
+
+
+async def _open_now(
+    session: AsyncSession, settings: Settings, found: InterviewContext, now: datetime
+) -> tuple[list[TimeRange], int, list[str]]:
+    """(free slots, how many offered, unchecked calendars), the calendars asked with the
+    session's read ended."""
+    slots = await _read_slots(session, found, calendars=True)
+    answer = await _ask(session, slots, settings)
+    if answer.busy.refreshed:
+        await begin_write(session)
+        await keep_refreshed_tokens(session, answer.busy)
+        await session.commit()
+    free, offered = slots.open(settings, now, answer.busy.ranges)
+    return free, offered, answer.busy.unchecked
 
 
 @dataclass(frozen=True)
-class _Open:
-    free: list[TimeRange]
-    offered: int
-    unchecked_calendars: list[str]
+class _People:
+    members: frozenset[uuid.UUID]
+    candidate: uuid.UUID
+
+    @property
+    def everyone(self) -> set[uuid.UUID]:
+        """Nobody, members nor candidate, may be in two interviews at once."""
+        return {*self.members, self.candidate}
 
 
-async def _open_slots(
-    session: AsyncSession,
-    settings: Settings,
-    found: InterviewContext,
-    now: datetime,
-) -> tuple[_Open, _People]:
-    """Slots of the windows not blocked by notice, bookings or connected calendars, and the
-    people whose time they take. One statement, plus the calendars' when members have any."""
+@dataclass(frozen=True)
+class _Slots:
+    """What the database says of an interview's slots: the windows, its people's bookings
+    inside them, the load limits that apply, and the connected calendars to ask about the
+    whole span of the windows."""
+
+    windows: list[TimeRange]
+    booked: list[TimeRange]
+    duration: timedelta
+    people: _People
+    calendars: list[ConnectionToAsk]
+    load: list[LoadBook]
+
+    @property
+    def span(self) -> TimeRange | None:
+        if not self.windows:
+            return None
+        return TimeRange(min(w.start for w in self.windows), max(w.end for w in self.windows))
+
+    def open(
+        self, settings: Settings, now: datetime, calendar_busy: list[TimeRange]
+    ) -> tuple[list[TimeRange], int]:
+        """Slots not blocked by notice, bookings, connected calendars or load limits; how
+        many the windows offer."""
+        free, offered = free_slots(
+            self.windows,
+            duration=self.duration,
+            busy=[*self.booked, *calendar_busy],
+            earliest_start=now + timedelta(minutes=settings.min_notice_minutes),
+        )
+        if self.load:
+            # A slot that would take a member over their daily or weekly limit is not offered.
+            free = [slot for slot in free if not over_limits(self.load, slot.start)]
+        return free, offered
+
+
+async def _read_slots(
+    session: AsyncSession, found: InterviewContext, *, calendars: bool
+) -> _Slots:
+    """One statement for windows, people, bookings, calendar presence and limited members;
+    the connections to ask only when a member has one, the load only when one is limited."""
     interview = found.interview
     candidate = found.proposal.candidate_id
     inputs = await repository.slot_inputs(session, interview.id, candidate)
-    people = _People(members=inputs.members, candidate=candidate)
-    windows = inputs.windows
-    if not windows:
-        return _Open([], 0, []), people
-    start, end = windows[0].start, max(w.end for w in windows)
-    external = BusyResult()
-    if inputs.calendars:
-        external = await calendar_busy(
-            session, sorted(people.members), start, end, settings=settings
-        )
-    free, offered = free_slots(
-        windows,
-        duration=timedelta(minutes=interview.duration_minutes),
-        busy=[*inputs.busy, *external.ranges],
-        earliest_start=now + timedelta(minutes=settings.min_notice_minutes),
+    slots = _Slots(
+        inputs.windows,
+        inputs.busy,
+        timedelta(minutes=interview.duration_minutes),
+        _People(frozenset(inputs.members), candidate),
+        [],
+        [],
     )
+    span = slots.span
+    if span is None:
+        return slots
+    asked: list[ConnectionToAsk] = []
+    if calendars and inputs.calendars:
+        asked = await connections_to_ask(session, sorted(inputs.members))
+    load: list[LoadBook] = []
     if inputs.limited:
-        books = await repository.load_books(
-            session, inputs.limited, start=start, end=end, exclude_interview_id=interview.id
+        load = await repository.load_books(
+            session,
+            inputs.limited,
+            start=span.start,
+            end=span.end,
+            exclude_interview_id=interview.id,
         )
-        # A slot that would take a member over their daily or weekly limit is not offered.
-        free = [slot for slot in free if not over_limits(books, slot.start)]
-    return _Open(free, offered, external.unchecked), people
+    return dataclasses.replace(slots, calendars=asked, load=load)
+
+
+@dataclass(frozen=True)
+class CalendarAnswer:
+    """What the members' connected calendars said about an interview's windows.
+
+    Asked before the booking's transaction (a provider may take seconds, and nothing may
+    wait on it); the transaction then checks that it covers what it books. With no calendar
+    provider configured nothing can be asked, and the answer covers everything.
+    """
+
+    members: frozenset[uuid.UUID]
+    span: TimeRange | None  # the range asked about: all the interview's windows
+    busy: BusyResult
+    needed: bool = True
+
+    @classmethod
+    def not_needed(cls) -> CalendarAnswer:
+        return cls(frozenset(), None, BusyResult(), needed=False)
+
+    def covers(self, people: _People, slot: TimeRange) -> bool:
+        if not self.needed:
+            return True
+        return (
+            people.members <= self.members
+            and self.span is not None
+            and self.span.start <= slot.start
+            and slot.end <= self.span.end
+        )
+
+
+async def _ask(session: AsyncSession, slots: _Slots, settings: Settings) -> CalendarAnswer:
+    """Ask the connected calendars, after ending the session's read: no transaction stays
+    open (holding the SQLite lock or PostgreSQL row locks and a pooled connection) while a
+    provider answers. With no calendar to ask, the caller's transaction is left alone."""
+    span = slots.span
+    if span is None or not slots.calendars:
+        return CalendarAnswer(slots.people.members, span, BusyResult())
+    if session.in_transaction():
+        await session.commit()
+    busy = await ask_calendars(slots.calendars, span.start, span.end, settings=settings)
+    return CalendarAnswer(slots.people.members, span, busy)
+
+
+async def ask_member_calendars(
+    *,
+    session: AsyncSession,
+    viewer: Viewer,
+    settings: Settings,
+    interview_id: uuid.UUID,
+    moving: bool = False,
+) -> CalendarAnswer:
+    """The first step of a booking (or of moving one), before its transaction: read whom
+    to ask in `session`, end that read (commit), then ask the providers with no transaction
+    open. Call it first thing, with nothing written yet; `book_slot` (`move_booking`)
+    follows in a transaction of its own. With no provider configured it reads nothing."""
+    if not _providers_configured(settings):
+        if session.in_transaction():
+            await session.commit()  # the caller's read ends here all the same
+        return CalendarAnswer.not_needed()
+    found = await interview_for(session, viewer, interview_id)
+    status = found.interview.status
+    if moving:
+        askable = status is InterviewStatus.BOOKED
+    else:
+        askable = status is InterviewStatus.PENDING and viewer.id == found.proposal.candidate_id
+    slots = await _read_slots(session, found, calendars=askable)
+    await session.commit()  # the read ends here, whether or not a provider is asked
+    return await _ask(session, slots, settings)
 
 
 async def claim_slot(
@@ -119,24 +251,24 @@ async def claim_slot(
     *,
     start: datetime,
     now: datetime,
+    calendars: CalendarAnswer,
 ) -> tuple[TimeRange | None, _People]:
     """The offered slot starting at `start` if it is still free, with its people locked.
 
-    Shared by booking and moving a booking. Checked once before locking the people
-    (provider calls are slow and their answers are cached briefly), then again under those
-    locks, where only the database can change: bookings and load limits of the people.
-    With no calendar provider configured there is no slow call to keep out of the locks:
-    the people are locked first and the slot checked once.
+    Shared by booking and moving a booking. Under the people's locks only this transaction
+    can book them: the bookings and load read now stay true until commit (the EXCLUDE
+    constraint is the backstop on PostgreSQL). No provider is called here: `calendars` is
+    what was heard before the transaction.
     """
-    if _providers_configured(settings):
-        opened, people = await _open_slots(session, settings, found, now)
-        if not any(s.start == start for s in opened.free):
-            return None, people
     await repository.lock_people_of(
         session, interview_id=found.interview.id, candidate_id=found.proposal.candidate_id
     )
-    opened, people = await _open_slots(session, settings, found, now)
-    return next((s for s in opened.free if s.start == start), None), people
+    slots = await _read_slots(session, found, calendars=False)
+    free, _ = slots.open(settings, now, calendars.busy.ranges)
+    slot = next((s for s in free if s.start == start), None)
+    if slot is not None and not calendars.covers(slots.people, slot):
+        slot = None  # the windows or people changed since the calendars were asked
+    return slot, slots.people
 
 
 async def free_slots_of(
@@ -144,19 +276,7 @@ async def free_slots_of(
 ) -> tuple[list[TimeRange], int, list[str]]:
     """The interview's open slots by the candidate's rules, its own booking left aside:
     (free, offered, unchecked calendars). For moving a booking."""
-    opened, _ = await _open_slots(session, settings, found, now)
-    return opened.free, opened.offered, opened.unchecked_calendars
-
-
-@dataclass(frozen=True)
-class _People:
-    members: set[uuid.UUID]
-    candidate: uuid.UUID
-
-    @property
-    def everyone(self) -> set[uuid.UUID]:
-        """Nobody, members nor candidate, may be in two interviews at once."""
-        return self.members | {self.candidate}
+    return await _open_now(session, settings, found, now)
 
 
 async def book_slot(
@@ -168,7 +288,11 @@ async def book_slot(
     start: datetime,
     time_zone: str,
     now: datetime,
+    calendars: CalendarAnswer,
 ) -> Interview:
+    """The booking's transaction. `calendars` is what `ask_member_calendars` heard before it:
+    no provider is called here, and the database is checked again under the people's locks.
+    """
     if zone(time_zone) is None:
         raise ServiceError(
             [validation(f"{preview(time_zone)} is not an IANA time zone", "timeZone")]
@@ -191,7 +315,9 @@ async def book_slot(
         )
     require_open(found.proposal)
 
-    slot, people = await claim_slot(session, settings, found, start=start, now=now)
+    slot, people = await claim_slot(
+        session, settings, found, start=start, now=now, calendars=calendars
+    )
     if slot is None:
         raise ServiceError.one(
             ErrorCode.SLOT_UNAVAILABLE,
@@ -220,6 +346,7 @@ async def book_slot(
                 "start",
             ) from None
         raise
+    await keep_refreshed_tokens(session, calendars.busy)
     if viewer.user.time_zone != time_zone:
         # The zone the candidate chose is theirs from now on: every later mail and in-app
         # message, and this booking's, is written in it.

@@ -30,6 +30,7 @@ from app.scheduling.access import InterviewContext, interview_for, require_open,
 from app.scheduling.audience import load_audience
 from app.scheduling.booking import (
     EXCLUSION_VIOLATION,
+    CalendarAnswer,
     _sqlstate,
     claim_slot,
     free_slots_of,
@@ -78,7 +79,10 @@ async def move_booking(
     start: datetime,
     time_zone: str,
     now: datetime,
+    calendars: CalendarAnswer,
 ) -> Interview:
+    """The move's transaction. `calendars` is what `booking.ask_member_calendars(moving=True)`
+    heard before it: no provider is called with the transaction open."""
     if zone(time_zone) is None:
         raise ServiceError(
             [validation(f"{preview(time_zone)} is not an IANA time zone", "timeZone")]
@@ -106,7 +110,9 @@ async def move_booking(
         raise ServiceError.one(ErrorCode.INVALID_STATE, refusal, "interviewId")
     require_open(found.proposal)
 
-    slot, _ = await claim_slot(session, settings, found, start=start, now=now)
+    slot, _ = await claim_slot(
+        session, settings, found, start=start, now=now, calendars=calendars
+    )
     if slot is None:
         raise ServiceError.one(
             ErrorCode.SLOT_UNAVAILABLE,

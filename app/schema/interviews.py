@@ -324,17 +324,27 @@ class InterviewMutation:
     @strawberry.mutation(permission_classes=[IsAuthenticatedOrLink])
     async def book_interview(self, info: Info, input: BookInterviewInput) -> InterviewPayload:
         ctx = info.context
+        try:
+            interview_id = parse_id(input.interview_id, "interviewId", "interview")
+            viewer = ctx.acting_viewer(interview_id, LinkAction.BOOK)
+            # The connected calendars are asked first, with no transaction open.
+            async with ctx.db() as session:
+                calendars = await booking.ask_member_calendars(
+                    session=session, viewer=viewer, settings=ctx.settings, interview_id=interview_id
+                )
+        except ServiceError as exc:
+            return InterviewPayload(errors=user_errors(exc.errors))
 
         async def work(session: AsyncSession) -> InterviewModel:
-            interview_id = parse_id(input.interview_id, "interviewId", "interview")
             return await booking.book_slot(
                 session=session,
-                viewer=ctx.acting_viewer(interview_id, LinkAction.BOOK),
+                viewer=viewer,
                 settings=ctx.settings,
                 interview_id=interview_id,
                 start=input.start,
                 time_zone=input.time_zone,
                 now=ctx.clock(),
+                calendars=calendars,
             )
 
         return await _interview_mutation(info, work)
@@ -350,17 +360,31 @@ class InterviewMutation:
     )
     async def move_booking(self, info: Info, input: MoveBookingInput) -> InterviewPayload:
         ctx = info.context
+        try:
+            interview_id = parse_id(input.interview_id, "interviewId", "interview")
+            viewer = ctx.acting_viewer(interview_id, LinkAction.MOVE)
+            # The connected calendars are asked first, with no transaction open.
+            async with ctx.db() as session:
+                calendars = await booking.ask_member_calendars(
+                    session=session,
+                    viewer=viewer,
+                    settings=ctx.settings,
+                    interview_id=interview_id,
+                    moving=True,
+                )
+        except ServiceError as exc:
+            return InterviewPayload(errors=user_errors(exc.errors))
 
         async def work(session: AsyncSession) -> InterviewModel:
-            interview_id = parse_id(input.interview_id, "interviewId", "interview")
             return await moving.move_booking(
                 session=session,
-                viewer=ctx.acting_viewer(interview_id, LinkAction.MOVE),
+                viewer=viewer,
                 settings=ctx.settings,
                 interview_id=interview_id,
                 start=input.start,
                 time_zone=input.time_zone,
                 now=ctx.clock(),
+                calendars=calendars,
             )
 
         return await _interview_mutation(info, work)

@@ -25,9 +25,15 @@ from app.calendars.reconcile_schedule import request_due_reconciles
 from app.calendars.sync import SYNC_TOPIC
 from app.notifications.service import MAIL_TOPIC
 from app.ops.worker_metrics import record_delivery, record_sweep
-from app.workers.calendar import sync_calendars
-from app.workers.mail import deliver_mail
-from app.workers.outbox import Handler, Outcome, process_outbox_message, publish_pending
+from app.workers.calendar import record_sync_given_up, sync_calendars
+from app.workers.mail import deliver_mail, record_given_up
+from app.workers.outbox import (
+    FailureRecorder,
+    Handler,
+    Outcome,
+    process_outbox_message,
+    publish_pending,
+)
 from app.workers.reminders import send_due_reminders
 from app.workers.runtime import WorkerRuntime
 
@@ -43,6 +49,12 @@ def topic_handlers(runtime: WorkerRuntime) -> dict[str, Handler]:
 
 
 TOPICS = frozenset({MAIL_TOPIC, SYNC_TOPIC})
+
+# What each topic records when a row fails without its handler saying so.
+FAILURE_RECORDERS: dict[str, FailureRecorder] = {
+    MAIL_TOPIC: record_given_up,
+    SYNC_TOPIC: record_sync_given_up,
+}
 
 
 @dataclass
@@ -68,6 +80,7 @@ def declare_actors(broker: dramatiq.Broker, runtime: WorkerRuntime) -> Actors:
                 message_id=uuid.UUID(message_id),
                 options=options,
                 clock=runtime.clock,
+                on_failed=FAILURE_RECORDERS,
             )
             record_delivery(topic, result.outcome.value, started)
             if result.retry_in is None:

@@ -143,8 +143,20 @@ async def record_invite(
     return changed
 
 
+async def record_given_up(session: AsyncSession, message: ClaimedMessage, reason: str) -> int:
+    """The row failed without the handler recording it (every attempt died with its worker):
+    the invite's participant, if still PENDING, is FAILED (see `outbox.FailureRecorder`)."""
+    intent = MailIntent.from_payload(message.id, message.created_at, message.payload)
+    return await write_invite_state(
+        session,
+        intent=intent,
+        error="the mail could not be sent; gave up after several attempts",
+        pending_only=True,
+    )
+
+
 async def write_invite_state(
-    session: AsyncSession, *, intent: MailIntent, error: str | None
+    session: AsyncSession, *, intent: MailIntent, error: str | None, pending_only: bool = False
 ) -> int:
     """The UPDATE behind `record_invite`, inside the caller's transaction."""
     if intent.invite is None or intent.invite_about is None:
@@ -160,12 +172,19 @@ async def write_invite_state(
             f"the calendar invitation could not be mailed: {error}",
         )
     )
+    which = [
+        Participant.interview_id.in_(current.scalar_subquery()),
+        func.lower(Participant.email) == intent.to.lower(),
+    ]
+    if pending_only:
+        which.append(Participant.sync_state == SyncState.PENDING)
+    if error is None:
+        # A member whose calendar broke keeps DISCONNECTED: the mail is the fallback, and
+        # the state says why it came by mail (app.calendars.fallback).
+        which.append(Participant.sync_state != SyncState.DISCONNECTED)
     result = await session.execute(
         update(Participant)
-        .where(
-            Participant.interview_id.in_(current.scalar_subquery()),
-            func.lower(Participant.email) == intent.to.lower(),
-        )
+        .where(*which)
         .values(sync_state=state, sync_error=reason)
         .execution_options(synchronize_session=False)
     )

@@ -72,6 +72,12 @@ class Completion:
 # PermanentDeliveryError to fail at once.
 Handler = Callable[[ClaimedMessage], Awaitable["str | Completion | None"]]
 
+# What a topic records when one of its rows ends FAILED, in the transaction of that mark
+# (the reason as argument): the sync states the row was to settle, so that none stays
+# PENDING when a row gives up without its handler saying so (every attempt died with its
+# worker, or an unexpected error on the last one). It must leave settled states alone.
+FailureRecorder = Callable[[AsyncSession, ClaimedMessage, str], Awaitable[object]]
+
 
 class Outcome(enum.StrEnum):
     DONE = "DONE"
@@ -95,8 +101,10 @@ async def process_outbox_message(
     message_id: uuid.UUID,
     options: WorkerOptions,
     clock: Callable[[], datetime],
+    on_failed: Mapping[str, FailureRecorder] | None = None,
 ) -> Result:
     claimed = await _claim(sessions, message_id, clock(), options.lease)
+    record_failure = (on_failed or {}).get(claimed.topic) if claimed else None
     if claimed is None:
         return Result(Outcome.SKIPPED)
     if claimed.attempts > options.max_attempts:
@@ -110,6 +118,7 @@ async def process_outbox_message(
         await _finish(
             sessions,
             claimed,
+            write=_recording(record_failure, claimed, reason),
             status=OutboxStatus.FAILED,
             last_error=reason,
             processed_at=clock(),
@@ -150,8 +159,22 @@ async def process_outbox_message(
     elif step.result.outcome is Outcome.FAILED:
         logger.warning("outbox %s failed: %s", claimed.id, step.result.reason)
     write = completion.write if step.result.outcome is Outcome.DONE else None
+    if step.result.outcome is Outcome.FAILED:
+        write = _recording(record_failure, claimed, step.result.reason or "failed")
     await _finish(sessions, claimed, write=write, **step.values)
     return step.result
+
+
+def _recording(
+    record: FailureRecorder | None, claimed: ClaimedMessage, reason: str
+) -> Callable[[AsyncSession], Awaitable[object]] | None:
+    if record is None:
+        return None
+
+    async def write(session: AsyncSession) -> object:
+        return await record(session, claimed, reason)
+
+    return write
 
 
 async def _defer(

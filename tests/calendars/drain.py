@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from app.config import Settings
 from app.models import OutboxMessage, OutboxStatus, utcnow
-from app.workers.actors import topic_handlers
+from app.workers.actors import FAILURE_RECORDERS, topic_handlers
 from app.workers.options import WorkerOptions
 from app.workers.outbox import Result, process_outbox_message
 from app.workers.runtime import WorkerRuntime
@@ -81,6 +81,7 @@ class Drainer:
             message_id=message_id,
             options=self.runtime.options,
             clock=self.clock,
+            on_failed=FAILURE_RECORDERS,
         )
 
     async def once(self, topic: str) -> list[Result]:

@@ -9,10 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.calendars import freebusy
 from app.calendars.base import AccountInfo
-from app.calendars.connections import mark_broken, save_connection, token_cipher
+from app.calendars.connections import save_connection, token_cipher
 from app.calendars.freebusy import calendar_busy
 from app.config import Settings
-from app.models import CalendarConnection, CalendarProvider, User
+from app.models import CalendarConnection, CalendarProvider, ConnectionState, User
 from app.scheduling.windows import TimeRange
 from tests.calendars.conftest import Fakes, token_set
 from tests.factories import make_world
@@ -108,7 +108,7 @@ async def test_a_broken_connection_is_unchecked_without_a_call(
 ) -> None:
     world = await make_world(session)
     connection = await connect(session, settings, fakes, world.a.member, CalendarProvider.GOOGLE)
-    mark_broken(connection, reason="revoked", now=DAY)
+    connection.state = ConnectionState.BROKEN
 
     result = await calendar_busy(session, [world.a.member.id], START, END, settings=settings)
 

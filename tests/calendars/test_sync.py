@@ -248,7 +248,7 @@ async def test_revoked_access_breaks_the_connection_and_tells_the_member(
 
     result = await run(engine, settings, interview, clock)
 
-    assert (result.written, result.failed) == (1, 1)
+    assert (result.written, result.failed, result.disconnected) == (1, 0, 1)
     async with create_session_factory(engine)() as fresh:
         connection = await fresh.scalar(
             select(CalendarConnection).where(CalendarConnection.user_id == world.a.colleague.id)
@@ -264,8 +264,8 @@ async def test_revoked_access_breaks_the_connection_and_tells_the_member(
     assert connection is not None and connection.state is ConnectionState.BROKEN
     assert len(told) == 1
     _, participants, _ = await reread(engine, interview)
-    failed = next(p for p in participants if p.user_id == world.a.colleague.id)
-    assert failed.sync_state is SyncState.FAILED and "connect" in (failed.sync_error or "")
+    lost = next(p for p in participants if p.user_id == world.a.colleague.id)
+    assert lost.sync_state is SyncState.DISCONNECTED and "connect" in (lost.sync_error or "")
 
 
 async def test_a_sync_request_is_an_outbox_row_of_the_change(

@@ -138,15 +138,20 @@ async def book_on_day(
         time_zone=TEAM_ZONE,
     )
     first = datetime.fromisoformat(windows[0].start).replace(tzinfo=ZoneInfo(TEAM_ZONE))
+    viewer = await load_viewer(session, side.candidate)
+    calendars = await booking.ask_member_calendars(
+        session=session, viewer=viewer, settings=settings, interview_id=interview.id
+    )
     await begin_write(session)
     booked = await booking.book_slot(
         session=session,
-        viewer=await load_viewer(session, side.candidate),
+        viewer=viewer,
         settings=settings,
         interview_id=interview.id,
         start=first,
         time_zone="UTC",
         now=clock.now,
+        calendars=calendars,
     )
     await session.commit()
     assert booked.status is InterviewStatus.BOOKED

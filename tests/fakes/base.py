@@ -38,6 +38,21 @@ async def reply_handler(_: Request, exc: Exception) -> Response:
     return exc.response
 
 
+@dataclass
+class Hold:
+    """A call the fake keeps open until the test releases it (or `seconds` pass): a slow
+    provider whose slowness the test controls, so it can order things around the call."""
+
+    seconds: float
+    entered: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+    answered: threading.Event = field(default_factory=threading.Event)
+
+    async def wait_entered(self) -> None:
+        if not await asyncio.to_thread(self.entered.wait, 10.0):
+            raise AssertionError("the held provider call never arrived")
+
+
 @dataclass(frozen=True)
 class Fault:
     status: int = 503  # 0: no error, only the delay
@@ -45,6 +60,7 @@ class Fault:
     # Carry the request out, then answer with the error: the client never learns it worked.
     after: bool = False
     delay: float = 0.0
+    hold: Hold | None = None
 
 
 @dataclass
@@ -73,6 +89,13 @@ class FaultPlan:
         with self.lock:
             for _ in range(times):
                 self.queue.append(Fault(status, retry_after, after, delay))
+
+    def hold_next(self, seconds: float = 3.0) -> Hold:
+        """Keep the next call open until released, `seconds` at most, then answer it."""
+        hold = Hold(seconds)
+        with self.lock:
+            self.queue.append(Fault(status=0, hold=hold))
+        return hold
 
     def slow_next(self, seconds: float, *, times: int = 1) -> None:
         """Answer the next calls correctly, but only after `seconds`."""
@@ -128,6 +151,13 @@ class FaultyApp:
         delay = self.plan.delay + (fault.delay if fault else 0.0)
         if delay:
             await asyncio.sleep(delay)
+        if fault is not None and fault.hold is not None:
+            hold = fault.hold
+            hold.entered.set()
+            await asyncio.to_thread(hold.release.wait, hold.seconds)
+            await self.app(scope, receive, send)
+            hold.answered.set()
+            return
         if fault is None or fault.status == 0:
             await self.app(scope, receive, send)
             return

@@ -49,6 +49,17 @@ class RecordingHandler:
         self.hold: Hold | None = None
         self.data_calls = 0
         self.admitted = 0
+        # When set, a QUIT is answered only once this is set (5 s at most).
+        self.quit_gate: threading.Event | None = None
+        self.quits_answered = 0
+
+    async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:
+        gate = self.quit_gate
+        if gate is not None:
+            await asyncio.to_thread(gate.wait, 5)
+        with self.lock:
+            self.quits_answered += 1
+        return "221 Bye"
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
