@@ -70,6 +70,9 @@ class Interview(IdMixin, Base):
         ForeignKey("users.id"), default=None
     )
     last_edited_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Raised with every webhook event about the interview (the row is locked then): the
+    # order in which one endpoint receives them (app.webhooks.delivery).
+    event_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class AvailabilityWindow(IdMixin, Base):

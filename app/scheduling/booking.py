@@ -33,6 +33,7 @@ from app.scheduling.slots import Availability, free_slots, group_by_local_date
 from app.scheduling.windows import TimeRange
 from app.text import optional_text, preview
 from app.timezones import zone
+from app.webhooks.events import EventType, emit_interview
 
 EXCLUSION_VIOLATION = "23P01"
 
@@ -188,6 +189,7 @@ async def book_slot(
         raise
     await _tell_booked(session, found, time_zone)
     request_sync(session, interview.id)
+    await emit_interview(session, EventType.BOOKED, interview)
     return interview
 
 
@@ -252,5 +254,6 @@ async def request_alternative_times(
         interview=interview,
         message=note,
     )
+    await emit_interview(session, EventType.ALTERNATIVE_TIMES_REQUESTED, interview)
     await session.flush()
     return interview

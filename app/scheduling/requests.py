@@ -36,6 +36,7 @@ from app.scheduling.audience import load_audience
 from app.scheduling.windows import TimeRange, WindowRules, WindowText, parse_windows
 from app.text import optional_text, preview
 from app.timezones import zone
+from app.webhooks.events import EventType, emit_interview, emit_proposal
 
 MIN_DURATION_MINUTES = 15
 MAX_DURATION_MINUTES = 240
@@ -122,6 +123,8 @@ async def request_interview(
         interview=interview,
         message=f"{actor_name(viewer)} sent availability to {audience.candidate.name} ({title}).",
     )
+    kind = EventType.RESCHEDULED if rescheduled_from is not None else EventType.REQUESTED
+    await emit_interview(session, kind, interview)
     return interview
 
 
@@ -260,6 +263,7 @@ async def update_availability(
         interview=interview,
         message=message,
     )
+    await emit_interview(session, EventType.UPDATED, interview)
     return interview
 
 
@@ -368,6 +372,7 @@ async def mark_cancelled(
         interview=interview,
         message=message,
     )
+    await emit_interview(session, EventType.CANCELLED, interview)
 
 
 async def reschedule_interview(
@@ -392,9 +397,7 @@ async def reschedule_interview(
             "interviewId",
         )
     participants = await repository.participants_of(session, old.id)
-    await revoke_links(
-        session, interview_ids=[old.id], because=RevokedBecause.RESCHEDULED, now=now
-    )
+    await revoke_links(session, interview_ids=[old.id], because=RevokedBecause.RESCHEDULED, now=now)
     await mark_cancelled(
         session,
         old,
@@ -455,5 +458,6 @@ async def hire_candidate(
         message=f"{viewer.user.name} hired {candidate.name} for {project.title}.",
         extra={"proposal_id": str(proposal.id)},
     )
+    await emit_proposal(session, EventType.HIRED, proposal)
     await session.flush()
     return proposal

@@ -23,6 +23,7 @@ from app.schema.relay import NodeQuery
 from app.schema.reporting import ClientErrors
 from app.schema.reporting import RoundtableSchema as ReportingSchema
 from app.schema.validation import DocumentLimits
+from app.schema.webhooks import WebhookMutation, WebhookQuery
 
 
 @strawberry.type
@@ -35,6 +36,7 @@ class Query(
     CalendarQuery,
     OutboxQuery,
     LinkQuery,
+    WebhookQuery,
 ):
     pass
 
@@ -49,6 +51,7 @@ class Mutation(
     CalendarMutation,
     OutboxMutation,
     MeMutation,
+    WebhookMutation,
 ):
     pass
 

@@ -23,6 +23,8 @@ from dramatiq.middleware import Middleware
 from app.calendars.reconcile_schedule import request_due_reconciles
 from app.calendars.sync import SYNC_TOPIC
 from app.notifications.service import MAIL_TOPIC
+from app.webhooks.delivery import deliver_webhook
+from app.webhooks.events import WEBHOOK_TOPIC
 from app.workers.calendar import sync_calendars
 from app.workers.mail import deliver_mail
 from app.workers.outbox import Handler, Outcome, process_outbox_message, publish_pending
@@ -37,10 +39,11 @@ def topic_handlers(runtime: WorkerRuntime) -> dict[str, Handler]:
     return {
         MAIL_TOPIC: partial(deliver_mail, runtime=runtime),
         SYNC_TOPIC: partial(sync_calendars, runtime=runtime),
+        WEBHOOK_TOPIC: partial(deliver_webhook, runtime=runtime),
     }
 
 
-TOPICS = frozenset({MAIL_TOPIC, SYNC_TOPIC})
+TOPICS = frozenset({MAIL_TOPIC, SYNC_TOPIC, WEBHOOK_TOPIC})
 
 
 @dataclass
