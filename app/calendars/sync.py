@@ -56,6 +56,7 @@ from app.models import (
     SyncState,
 )
 from app.notifications.service import enqueue
+from app.webhooks.events import emit_sync_failed
 
 logger = logging.getLogger(__name__)
 
@@ -226,6 +227,8 @@ async def _record(
                 result=result,
                 final_attempt=final_attempt,
             )
+            if participant.sync_state is SyncState.FAILED:
+                await emit_sync_failed(session, plan.interview_id, participant)
         await session.commit()
 
 

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Interview, Proposal, WebhookEndpoint, utcnow
+from app.models import Interview, Participant, Proposal, WebhookEndpoint, utcnow
 from app.notifications.service import enqueue
 
 WEBHOOK_TOPIC = "webhook"
@@ -53,6 +53,17 @@ async def emit_interview(
     # `sequence` lets a receiver see the order too: 1, 2, 3... per interview.
     data = {"interview": interview_data(interview), "sequence": interview.event_seq, **extra}
     await _emit(session, event_type, data, interview_id=interview.id, seq=interview.event_seq)
+
+
+async def emit_sync_failed(
+    session: AsyncSession, interview_id: uuid.UUID, participant: Participant
+) -> None:
+    """A participant's calendar write failed for good (from the sync worker)."""
+    interview = await session.get(Interview, interview_id, with_for_update=True)
+    if interview is None:
+        return
+    failed = {"email": participant.email, "reason": participant.sync_error}
+    await emit_interview(session, EventType.SYNC_FAILED, interview, participant=failed)
 
 
 async def emit_proposal(session: AsyncSession, event_type: EventType, proposal: Proposal) -> None:
