@@ -22,6 +22,7 @@ from app.schema.ratelimits import MutationRateLimit
 from app.schema.relay import NodeQuery
 from app.schema.reporting import ClientErrors
 from app.schema.reporting import RoundtableSchema as ReportingSchema
+from app.schema.subscriptions import Subscription
 from app.schema.validation import DocumentLimits
 from app.schema.webhooks import WebhookMutation, WebhookQuery
 
@@ -78,6 +79,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     schema = RoundtableSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         config=StrawberryConfig(auto_camel_case=True),
         extensions=[
             # Classes or factories, never shared instances: each request gets its own state.
