@@ -51,6 +51,45 @@ async def _changes(info: Info) -> AsyncGenerator[Change, None]:
             yield await queue.get()
 
 
+def _over_websocket(info: Info) -> None:
+    if info.context.request.scope["type"] != "websocket":
+        raise UserInputError(
+            "subscriptions are served over WebSocket only (graphql-transport-ws on /graphql)",
+            extensions={"code": "BAD_REQUEST"},
+        )
+
+
+async def _interview_events(
+    ctx: Context, changes: AsyncGenerator[Change, None], wanted: uuid.UUID | None
+) -> AsyncGenerator[Interview, None]:
+    async for change in changes:
+        if change.kind != "interview" or (wanted is not None and change.id != wanted):
+            continue
+        async with ctx.db() as session:
+            viewer = await _current_viewer(ctx, session)
+            try:
+                found = await interview_for(session, viewer, change.id)
+            except ServiceError:
+                found = None  # not (or no longer) visible to this viewer
+        if found is not None:
+            yield Interview(model=found.interview)
+        await ctx.release()
+
+
+async def _notification_events(
+    ctx: Context, changes: AsyncGenerator[Change, None]
+) -> AsyncGenerator[Notification, None]:
+    async for change in changes:
+        if change.kind != "notification" or change.user_id != ctx.require_viewer().id:
+            continue
+        async with ctx.db() as session:
+            viewer = await _current_viewer(ctx, session)
+            row = await session.get(models.Notification, change.id)
+        if row is not None and row.user_id == viewer.id:
+            yield Notification(model=row)
+        await ctx.release()
+
+
 @strawberry.type
 class Subscription:
     @strawberry.subscription(
@@ -60,6 +99,7 @@ class Subscription:
     async def interview_changed(
         self, info: Info, interview_id: strawberry.ID | None = None
     ) -> AsyncGenerator[Interview, None]:
+        _over_websocket(info)
         wanted: uuid.UUID | None = None
         if interview_id is not None:
             wanted = try_parse_id(interview_id)
@@ -67,31 +107,11 @@ class Subscription:
                 raise UserInputError(
                     "not an interview id", extensions={"code": "VALIDATION", "field": "interviewId"}
                 )
-        ctx = info.context
-        async for change in _changes(info):
-            if change.kind != "interview" or (wanted is not None and change.id != wanted):
-                continue
-            async with ctx.db() as session:
-                viewer = await _current_viewer(ctx, session)
-                try:
-                    found = await interview_for(session, viewer, change.id)
-                except ServiceError:
-                    found = None  # not (or no longer) visible to this viewer
-            if found is not None:
-                yield Interview(model=found.interview)
-            await ctx.release()
+        return _interview_events(info.context, _changes(info), wanted)
 
     @strawberry.subscription(
         permission_classes=[IsAuthenticated], description="Your new notifications."
     )
     async def notification_added(self, info: Info) -> AsyncGenerator[Notification, None]:
-        ctx = info.context
-        async for change in _changes(info):
-            if change.kind != "notification" or change.user_id != ctx.require_viewer().id:
-                continue
-            async with ctx.db() as session:
-                viewer = await _current_viewer(ctx, session)
-                row = await session.get(models.Notification, change.id)
-            if row is not None and row.user_id == viewer.id:
-                yield Notification(model=row)
-            await ctx.release()
+        _over_websocket(info)
+        return _notification_events(info.context, _changes(info))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError, validate
 from graphql.validation import NoSchemaIntrospectionCustomRule
@@ -10,6 +11,7 @@ from graphql.validation.validate import ValidationAbortedError
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
+from strawberry.types.graphql import OperationType
 
 from app.config import Settings
 from app.schema.query_limits import QueryLimits, check_document
@@ -76,6 +78,14 @@ class DocumentLimits(SchemaExtension):
                 errors = validate(
                     schema, document, rules, hide_suggestions=not self.settings.introspection
                 )
+            if not errors and _subscription_over_http(context):
+                errors = [
+                    GraphQLError(
+                        "Subscriptions are served over WebSocket only (graphql-transport-ws "
+                        "on /graphql).",
+                        extensions={"code": "BAD_REQUEST"},
+                    )
+                ]
             for error in errors:
                 # graphql-core's own budgets (overlapping fields, fragment work) ran out.
                 if isinstance(error, ValidationAbortedError) and not error.extensions:
@@ -83,3 +93,13 @@ class DocumentLimits(SchemaExtension):
                     error.extensions = {"code": "QUERY_TOO_COMPLEX"}
             context.pre_execution_errors = errors
         yield
+
+
+def _subscription_over_http(context: Any) -> bool:
+    request = getattr(context.context, "request", None)
+    if request is None or request.scope.get("type") != "http":
+        return False
+    try:
+        return context.operation_type is OperationType.SUBSCRIPTION
+    except Exception:  # no single operation to speak of: graphql-core reports that
+        return False

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 from typing import Any
@@ -18,8 +17,6 @@ from tests.live.wsclient import closed_with, connected
 from tests.workers.conftest import NEVER_HOURS, eventually
 from tests.workers.smtp import free_port
 from tests.workers.test_production_shape import ROUNDTABLE, Processes, answers
-
-pytestmark = pytest.mark.postgres_only
 
 CHANGED = """subscription($id: ID) { interviewChanged(interviewId: $id) {
   id status bookedStart participants { email syncState } } }"""
@@ -74,6 +71,7 @@ async def post(base: str, query: str, variables: dict[str, Any], token: str) -> 
     return body["data"]
 
 
+@pytest.mark.postgres_only
 async def test_a_booking_through_one_api_reaches_subscribers_of_the_other(
     database_url: str, session: AsyncSession, processes: Processes, tmp_path: Any
 ) -> None:
@@ -131,6 +129,7 @@ async def test_a_booking_through_one_api_reaches_subscribers_of_the_other(
         assert heard["payload"]["data"]["interviewChanged"]["id"] == str(other.id)
 
 
+@pytest.mark.postgres_only
 async def test_connection_init_without_a_valid_token_is_refused(
     database_url: str, session: AsyncSession, processes: Processes, tmp_path: Any
 ) -> None:
@@ -142,5 +141,11 @@ async def test_connection_init_without_a_valid_token_is_refused(
     assert await closed_with(url, {"token": "garbage"}) == 4403
     good = {"Authorization": f"Bearer {world.token(world.a.member)}"}
     assert await closed_with(url, good) is None
-    # A subscription sent before connection_init is refused too (the protocol's 4401)
-    await asyncio.sleep(0)
+
+
+async def test_subscriptions_are_not_served_over_http(session: AsyncSession, gql: Any) -> None:
+    world = await make_world(session)
+    token = world.token(world.a.member)
+    body = await gql("subscription { notificationAdded { id } }", token=token)
+    assert body["data"] is None
+    assert body["errors"][0]["extensions"]["code"] == "BAD_REQUEST"

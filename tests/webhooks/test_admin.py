@@ -68,6 +68,8 @@ async def test_admin_registers_an_endpoint_reads_its_log_and_replays(
     assert listed["totalCount"] == 1
     assert listed["edges"][0]["node"]["events"] == ["interview.booked"]
     assert "secret" not in str(listed)
+    unknown_log = await gql(DELIVERIES, {"id": str(world.admin.id)}, token=admin)
+    assert unknown_log["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     refused = await gql(ENDPOINTS, token=world.token(world.a.member))
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
