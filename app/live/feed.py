@@ -22,13 +22,12 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 
 from app.config import Settings
-from app.live.changes import Change
+from app.live.changes import Change, notify_payloads
 
 logger = logging.getLogger(__name__)
 
 CHANNEL = "roundtable_changes"
 QUEUE_SIZE = 1000
-CHANGES_PER_NOTIFY = 60  # PostgreSQL's payload limit is 8000 bytes; ~90 bytes a change
 RECONNECT_SECONDS = 1.0
 
 
@@ -37,9 +36,15 @@ class Feed:
 
     def __init__(self) -> None:
         self._queues: set[asyncio.Queue[Change]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
-        pass
+        self._loop = asyncio.get_running_loop()
+
+    def publish_threadsafe(self, changes: Sequence[Change]) -> None:
+        """From another thread (the embedded worker's): delivered on the server's loop."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._deliver, list(changes))
 
     async def stop(self) -> None:
         pass
@@ -79,6 +84,7 @@ class PostgresFeed(Feed):
         self._reconnect: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        await super().start()
         self._stopping = False
         await self._connect()
 
@@ -100,11 +106,8 @@ class PostgresFeed(Feed):
             self._deliver(changes)
             return
         async with self._lock:
-            for start in range(0, len(changes), CHANGES_PER_NOTIFY):
-                chunk = [c.to_json() for c in changes[start : start + CHANGES_PER_NOTIFY]]
-                await self._connection.execute(
-                    "SELECT pg_notify($1, $2)", CHANNEL, json.dumps(chunk, separators=(",", ":"))
-                )
+            for payload in notify_payloads(changes):
+                await self._connection.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
 
     async def _connect(self) -> None:
         connection = await asyncpg.connect(self.dsn)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.calendars.conference import settle_conference
 from app.db import begin_write
+from app.live.changes import note_interview_changed
 from app.models import Interview, InterviewStatus, Participant, SyncState
 from app.notifications.delivery import Deferred, PermanentDeliveryError
 from app.notifications.facts import (
@@ -153,4 +154,6 @@ async def write_invite_state(
         .execution_options(synchronize_session=False)
     )
     changed: int = getattr(result, "rowcount", 0) or 0
+    if changed:
+        note_interview_changed(session, intent.interview_id)  # subscriptions hear of it
     return changed

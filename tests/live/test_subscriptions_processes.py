@@ -116,6 +116,11 @@ async def test_a_booking_through_one_api_reaches_subscribers_of_the_other(
         assert change["id"] == str(interview.id) and change["status"] == "BOOKED"
         print(f"booking to subscriber on the other process: {latency * 1000:.0f} ms")
 
+        # ... and of what the worker does next: the invites mailed, the sync states set
+        while any(p["syncState"] != "SYNCED" for p in change["participants"]):
+            message = await member.receive()
+            change = message["payload"]["data"]["interviewChanged"]
+
         # ... the candidate gets the notification of it
         note = await candidate.receive()
         assert note["id"] == notes
