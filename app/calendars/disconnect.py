@@ -49,6 +49,7 @@ from app.models import (
 from app.notifications.kinds import InviteMethod, MessageKind
 from app.notifications.service import enqueue, tell, user_recipient
 from app.notifications.text import when
+from app.participants import state as sync_state
 
 logger = logging.getLogger(__name__)
 
@@ -196,12 +197,12 @@ async def _record(
                 continue
             live = interview.status is InterviewStatus.BOOKED
             if event_id in left:
-                participant.sync_state = SyncState.FAILED
-                participant.sync_error = (
+                reason = (
                     f"the {name} was disconnected and Roundtable could not remove the "
                     f"interview from it ({left[event_id]}); "
                     + ("changes are sent by mail" if live else "remove it by hand")
-                )[:MAX_ERROR]
+                )
+                sync_state.failed(participant, reason[:MAX_ERROR])
             elif live:
                 await _mail_invite(session, connection, interview, participant, now)
         if done:
@@ -225,8 +226,7 @@ async def _mail_invite(
         or (interview.booked_end is not None and interview.booked_end <= now)
     ):
         return
-    participant.sync_state = SyncState.PENDING  # SYNCED once the invite mail is handed over
-    participant.sync_error = None
+    sync_state.awaiting(participant)  # SYNCED once the invite mail is handed over
     tell(
         session,
         recipients=[user_recipient(user, InviteMethod.REQUEST)],

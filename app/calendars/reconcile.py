@@ -59,8 +59,8 @@ from app.models import (
     Interview,
     InterviewStatus,
     Participant,
-    SyncState,
 )
+from app.participants import state as sync_state
 
 logger = logging.getLogger(__name__)
 
@@ -365,11 +365,9 @@ async def _record(
                 continue
             participant.sync_checked_at = now
             if row.participant_id in failed:
-                participant.sync_state = SyncState.FAILED
-                participant.sync_error = failed[row.participant_id]
+                sync_state.failed(participant, failed[row.participant_id])
             elif row.interview_id not in need_sync:
-                participant.sync_state = SyncState.SYNCED
-                participant.sync_error = None
+                sync_state.delivered(participant)
         connection = await session.get(CalendarConnection, connection_id)
         if connection is not None:
             if changes.sync_token:
@@ -406,7 +404,6 @@ async def _broken(
                 continue
             participant = await session.get(Participant, row.participant_id)
             if participant is not None:
-                participant.sync_state = SyncState.FAILED
-                participant.sync_error = REVOKED_REASON
+                sync_state.failed(participant, REVOKED_REASON)
                 participant.sync_checked_at = now
         await session.commit()

@@ -56,6 +56,7 @@ from app.models import (
     SyncState,
 )
 from app.notifications.service import enqueue
+from app.participants import state as sync_state
 from app.webhooks.events import emit_sync_failed
 
 logger = logging.getLogger(__name__)
@@ -251,8 +252,7 @@ def _succeeded(
         event.synced_at = now
         result.written += 1
     event.last_error = None
-    participant.sync_state = SyncState.SYNCED
-    participant.sync_error = None
+    sync_state.delivered(participant)
 
 
 async def _failed(
@@ -275,13 +275,11 @@ async def _failed(
         delay = error.retry_after if isinstance(error, Retryable) else None
         if delay is not None:
             result.retry_after = max(delay, result.retry_after or 0.0)
-        participant.sync_state = SyncState.PENDING
-        participant.sync_error = None
+        sync_state.awaiting(participant)
         return
     result.failed += 1
     event.state = CalendarEventState.FAILED
-    participant.sync_state = SyncState.FAILED
-    participant.sync_error = _reason(error)
+    sync_state.failed(participant, _reason(error))
     if isinstance(error, Revoked) and connection is not None:
         await report_broken(
             session=session, connection=connection, reason="access was revoked", now=now

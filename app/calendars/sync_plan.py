@@ -8,7 +8,6 @@ the steps (create, update, delete) that `app.calendars.sync` then carries out.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -34,6 +33,7 @@ from app.models import (
     Proposal,
     User,
 )
+from app.participants.channel import calendars_by_member
 
 REFERENCE_LABEL = "Roundtable reference:"
 
@@ -94,7 +94,7 @@ async def make_plan(
             )
         )
         user_ids = [p.user_id for p in members if p.user_id is not None]
-        connections = _one_per_user(
+        connections = calendars_by_member(
             await session.scalars(
                 select(CalendarConnection).where(
                     CalendarConnection.user_id.in_(user_ids),
@@ -223,18 +223,6 @@ def creates_conference(user_id: uuid.UUID, interview: Interview) -> bool:
 def conference_first(step: Step) -> bool:
     """Sort key: the copy creating the conference first, so the others carry its link."""
     return not step.create_conference
-
-
-def _one_per_user(
-    connections: Iterable[CalendarConnection],
-) -> dict[uuid.UUID, CalendarConnection]:
-    """A user with both providers connected gets the event in the latest one connected."""
-    chosen: dict[uuid.UUID, CalendarConnection] = {}
-    for connection in connections:
-        current = chosen.get(connection.user_id)
-        if current is None or connection.updated_at > current.updated_at:
-            chosen[connection.user_id] = connection
-    return chosen
 
 
 def _record_row(

@@ -9,7 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.calendars.connections import connections_of_users
 from app.models import (
-    ConnectionState,
     Interview,
     Participant,
     ParticipantKind,
@@ -19,6 +18,7 @@ from app.models import (
 )
 from app.notifications.kinds import InviteMethod
 from app.notifications.service import Recipient, user_recipient
+from app.participants.channel import calendars_by_member
 from app.scheduling import repository
 
 
@@ -88,7 +88,7 @@ async def load_audience(
         calendar_members = await repository.members_with_calendar_events(session, interview.id)
     else:
         connected = await connections_of_users(session=session, user_ids=sorted(member_ids))
-        calendar_members = {c.user_id for c in connected if c.state is ConnectionState.CONNECTED}
+        calendar_members = set(calendars_by_member(connected))
     return Audience(
         interview=interview,
         proposal=proposal,

@@ -21,11 +21,11 @@ from app.models import (
     InterviewStatus,
     Role,
     SlotReservation,
-    SyncState,
 )
 from app.notifications.kinds import InviteMethod, MessageKind
 from app.notifications.service import tell
 from app.notifications.text import when
+from app.participants import state as sync_state
 from app.scheduling import repository
 from app.scheduling.access import InterviewContext, interview_for, require_open
 from app.scheduling.audience import load_audience
@@ -200,8 +200,7 @@ def _sqlstate(exc: IntegrityError) -> str | None:
 async def _tell_booked(session: AsyncSession, found: InterviewContext, time_zone: str) -> None:
     interview = found.interview
     audience = await load_audience(session, interview, found.proposal, found.project)
-    for participant in audience.participants:
-        participant.sync_state = SyncState.PENDING
+    sync_state.awaiting(audience.participants)
     assert interview.booked_start is not None
     what = f"round {interview.round} for {found.project.title}"
     tell(

@@ -23,12 +23,12 @@ from app.models import (
     Proposal,
     ProposalStatus,
     Role,
-    SyncState,
     User,
 )
 from app.notifications.kinds import InviteMethod, MessageKind
 from app.notifications.service import tell, user_recipient
 from app.notifications.text import when
+from app.participants import state as sync_state
 from app.people.service import normalise_email
 from app.scheduling import repository
 from app.scheduling.access import interview_for, proposal_for, require_open, require_team
@@ -349,9 +349,7 @@ async def mark_cancelled(
         # Same UID, higher SEQUENCE, METHOD:CANCEL: calendars then remove the event.
         interview.ical_sequence += 1
         invite = InviteMethod.CANCEL
-        for participant in audience.participants:
-            participant.sync_state = SyncState.PENDING
-            participant.sync_error = None
+        sync_state.awaiting(audience.participants)
         request_sync(session, interview.id)  # remove the events from connected calendars
     await session.flush()
 

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.calendars.conference import settle_conference
 from app.db import begin_write
 from app.live.changes import note_interview_changed
-from app.models import Interview, InterviewStatus, Participant, SyncState
+from app.models import Interview, InterviewStatus, Participant
 from app.notifications.delivery import Deferred, PermanentDeliveryError
 from app.notifications.facts import (
     InterviewFacts,
@@ -29,6 +29,7 @@ from app.notifications.facts import (
 )
 from app.notifications.kinds import MessageKind
 from app.notifications.mail import render_mail
+from app.participants import state as sync_state
 from app.workers.outbox import ClaimedMessage, Completion
 from app.workers.runtime import WorkerRuntime
 
@@ -136,14 +137,7 @@ async def write_invite_state(
     current = select(Interview.id).where(Interview.id == intent.interview_id)
     if intent.sequence is not None:
         current = current.where(Interview.ical_sequence == intent.sequence)
-    state, reason = (
-        (SyncState.SYNCED, None)
-        if error is None
-        else (
-            SyncState.FAILED,
-            f"the calendar invitation could not be mailed: {error}",
-        )
-    )
+    state, reason = sync_state.invite_outcome(error)
     result = await session.execute(
         update(Participant)
         .where(
