@@ -22,6 +22,7 @@ from datetime import datetime
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.calendars import providers
 from app.calendars.base import (
     AuthExpired,
     CalendarError,
@@ -59,7 +60,7 @@ MAX_ERROR = 1000
 
 
 def _name(provider: CalendarProvider) -> str:
-    return "Google Calendar" if provider is CalendarProvider.GOOGLE else "Outlook calendar"
+    return providers.spec(provider).name
 
 
 async def start_disconnect(
@@ -124,7 +125,7 @@ async def remove_connection_events(
                     CalendarEvent.state != CalendarEventState.DELETED,
                 )
             )
-            if e.provider_event_id or e.provider is CalendarProvider.GOOGLE
+            if e.provider_event_id or providers.spec(e.provider).client_chosen_event_ids
         ]
         session.expunge(connection)
         await session.commit()

@@ -15,6 +15,7 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.calendars import providers
 from app.calendars.base import EventSpec, event_key, interview_uid
 from app.calendars.conference import CONFERENCE_PROVIDERS as CONFERENCE_PROVIDERS
 from app.calendars.conference import settle_conference
@@ -23,7 +24,6 @@ from app.models import (
     CalendarConnection,
     CalendarEvent,
     CalendarEventState,
-    CalendarProvider,
     ConnectionState,
     Interview,
     InterviewStatus,
@@ -206,7 +206,7 @@ def decide_removal(
     if old is not None and old.state is ConnectionState.DISCONNECTING:
         return None  # the disconnect job removes it (app.calendars.disconnect)
     target = event.provider_event_id
-    if target is None and old is not None and old.provider is CalendarProvider.GOOGLE:
+    if target is None and old is not None and providers.spec(old.provider).client_chosen_event_ids:
         target = key  # a create whose answer was lost may still have landed
     if old is None or old.state is not ConnectionState.CONNECTED or target is None:
         return Decision(None, error=None if target is None else "calendar disconnected")
