@@ -86,7 +86,12 @@ class PostgresFeed(Feed):
     async def start(self) -> None:
         await super().start()
         self._stopping = False
-        await self._connect()
+        try:
+            await self._connect()
+        except (OSError, asyncpg.PostgresError) as exc:
+            # The API starts without its database too (/ready says so): listen once it is up.
+            logger.warning("live updates: cannot LISTEN yet (%s); retrying", exc)
+            self._reconnect = asyncio.get_running_loop().create_task(self._reconnect_loop())
 
     async def stop(self) -> None:
         self._stopping = True
