@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 CHANNEL = "roundtable_changes"
 QUEUE_SIZE = 1000
 RECONNECT_SECONDS = 1.0
+CONNECT_TIMEOUT_SECONDS = 5.0
 
 
 class Feed:
@@ -115,7 +116,7 @@ class PostgresFeed(Feed):
                 await self._connection.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
 
     async def _connect(self) -> None:
-        connection = await asyncpg.connect(self.dsn)
+        connection = await asyncpg.connect(self.dsn, timeout=CONNECT_TIMEOUT_SECONDS)
         await connection.add_listener(CHANNEL, self._heard)
         connection.add_termination_listener(self._lost)
         self._connection = connection
