@@ -72,12 +72,12 @@ from app.models import (
     Role,
     User,
 )
+from app.outbox.relay import OutboxRelay
 from app.people import service
 from app.scheduling import booking
 from app.workers.actors import declare_actors
 from app.workers.broker import create_broker
 from app.workers.options import WorkerOptions
-from app.workers.relay import OutboxRelay
 from app.workers.runtime import WorkerRuntime
 from tests.fakes import google, microsoft
 from tests.fakes.base import ServerThread

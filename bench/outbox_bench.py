@@ -50,11 +50,11 @@ from app.models import (
 )
 from app.notifications.kinds import InviteMethod, MessageKind
 from app.notifications.service import tell, user_recipient
+from app.outbox.relay import OutboxRelay
 from app.people import service
 from app.workers.actors import TOPICS
 from app.workers.broker import create_broker
 from app.workers.options import WorkerOptions
-from app.workers.relay import OutboxRelay
 
 START = datetime(2027, 1, 4, 14, tzinfo=UTC)
 SECRET = "bench-secret-key-" + "x" * 32

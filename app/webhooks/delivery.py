@@ -23,10 +23,10 @@ from sqlalchemy import false, select
 
 from app.models import OutboxMessage, OutboxStatus, WebhookEndpoint
 from app.notifications.delivery import Deferred, PermanentDeliveryError, TransientDeliveryError
+from app.outbox.processing import ClaimedMessage
 from app.webhooks.events import WEBHOOK_TOPIC
 from app.webhooks.signing import SIGNATURE_HEADER, SecretCipher, signature_header
 from app.webhooks.targets import TargetRefused, check_target
-from app.workers.outbox import ClaimedMessage
 from app.workers.runtime import WorkerRuntime
 
 ORDER_WAIT_SECONDS = 1.0

@@ -17,12 +17,12 @@ from app.config import Settings
 from app.errors import ErrorCode, FieldError, ServiceError, not_found, validation
 from app.models import OutboxMessage, OutboxStatus, User, WebhookEndpoint
 from app.notifications.service import enqueue
+from app.outbox import admin as outbox_admin
 from app.pagination import Order
 from app.text import optional_text
 from app.webhooks.events import EVENT_TYPES, WEBHOOK_TOPIC
 from app.webhooks.signing import SecretCipher, new_secret
 from app.webhooks.targets import TargetRefused, check_target, check_url_shape
-from app.workers import admin as outbox_admin
 
 
 @dataclass(frozen=True)

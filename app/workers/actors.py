@@ -23,11 +23,11 @@ from dramatiq.middleware import Middleware
 from app.calendars.reconcile_schedule import request_due_reconciles
 from app.calendars.sync import SYNC_TOPIC
 from app.notifications.service import MAIL_TOPIC
+from app.outbox.processing import Handler, Outcome, process_outbox_message, publish_pending
 from app.webhooks.delivery import deliver_webhook
 from app.webhooks.events import WEBHOOK_TOPIC
 from app.workers.calendar import sync_calendars
 from app.workers.mail import deliver_mail
-from app.workers.outbox import Handler, Outcome, process_outbox_message, publish_pending
 from app.workers.reminders import send_due_reminders
 from app.workers.runtime import WorkerRuntime
 

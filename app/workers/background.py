@@ -17,10 +17,10 @@ import dramatiq
 from app.config import Settings
 from app.live.changes import Change
 from app.notifications.delivery import MailTransport
+from app.outbox.relay import OutboxRelay
 from app.workers.actors import Actors, Periodic, declare_actors
 from app.workers.broker import create_broker
 from app.workers.options import WorkerOptions
-from app.workers.relay import OutboxRelay
 from app.workers.runtime import WorkerRuntime
 
 

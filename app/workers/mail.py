@@ -29,8 +29,8 @@ from app.notifications.facts import (
 )
 from app.notifications.kinds import MessageKind
 from app.notifications.mail import render_mail
+from app.outbox.processing import ClaimedMessage, Completion
 from app.participants import state as sync_state
-from app.workers.outbox import ClaimedMessage, Completion
 from app.workers.runtime import WorkerRuntime
 
 logger = logging.getLogger(__name__)

@@ -16,9 +16,9 @@ from sqlalchemy import select
 
 from app.config import Settings
 from app.models import OutboxMessage, OutboxStatus, utcnow
+from app.outbox.processing import Result, process_outbox_message
 from app.workers.actors import topic_handlers
 from app.workers.options import WorkerOptions
-from app.workers.outbox import Result, process_outbox_message
 from app.workers.runtime import WorkerRuntime
 from tests.conftest import Clock
 

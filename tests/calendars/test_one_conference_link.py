@@ -26,9 +26,9 @@ from app.models import (
     SyncState,
 )
 from app.notifications.service import MAIL_TOPIC
+from app.outbox.processing import Outcome
 from app.workers.background import Background
 from app.workers.options import WorkerOptions
-from app.workers.outbox import Outcome
 from tests.calendars.conftest import Fakes
 from tests.calendars.drain import Drainer, MailBox
 from tests.calendars.test_freebusy import connect

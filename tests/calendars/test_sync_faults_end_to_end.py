@@ -41,10 +41,10 @@ from app.models import (
     User,
     utcnow,
 )
+from app.outbox.processing import Handler, Outcome, Result, process_outbox_message
 from app.scheduling import booking, requests
 from app.workers.actors import topic_handlers
 from app.workers.options import WorkerOptions
-from app.workers.outbox import Handler, Outcome, Result, process_outbox_message
 from app.workers.runtime import WorkerRuntime
 from tests.calendars.conftest import Fakes
 from tests.calendars.test_freebusy import connect

@@ -15,10 +15,10 @@ from app.config import Settings
 from app.db import begin_write
 from app.models import WebhookEndpoint, utcnow
 from app.notifications.delivery import PermanentDeliveryError, TransientDeliveryError
+from app.outbox.processing import ClaimedMessage
 from app.webhooks.delivery import deliver_webhook
 from app.webhooks.signing import SecretCipher
 from app.webhooks.targets import TargetRefused, check_target
-from app.workers.outbox import ClaimedMessage
 from app.workers.runtime import WorkerRuntime
 from tests.conftest import SECRET, make_settings
 

@@ -35,12 +35,12 @@ from app.notifications.delivery import (
 from app.notifications.facts import MailIntent
 from app.notifications.kinds import InviteMethod
 from app.notifications.service import MAIL_TOPIC
+from app.outbox.processing import ClaimedMessage, Completion, Outcome, process_outbox_message
 from app.scheduling import requests
 from app.workers.actors import topic_handlers
 from app.workers.background import Background
 from app.workers.mail import deliver_mail, record_invite
 from app.workers.options import WorkerOptions
-from app.workers.outbox import ClaimedMessage, Completion, Outcome, process_outbox_message
 from app.workers.runtime import WorkerRuntime
 from tests.conftest import Clock
 from tests.factories import World, book_first_slot, make_interview, make_world

@@ -23,9 +23,7 @@ from app.notifications.delivery import (
 )
 from app.notifications.kinds import MessageKind
 from app.notifications.service import MAIL_TOPIC, Recipient, tell
-from app.workers.actors import topic_handlers
-from app.workers.options import WorkerOptions
-from app.workers.outbox import (
+from app.outbox.processing import (
     ClaimedMessage,
     Completion,
     Outcome,
@@ -33,6 +31,8 @@ from app.workers.outbox import (
     process_outbox_message,
     publish_pending,
 )
+from app.workers.actors import topic_handlers
+from app.workers.options import WorkerOptions
 from app.workers.runtime import WorkerRuntime
 from tests.workers.conftest import eventually
 
