@@ -48,8 +48,9 @@ from app.models import (
     User,
 )
 from app.notifications.kinds import InviteMethod, MessageKind
-from app.notifications.service import enqueue, tell, user_recipient
+from app.notifications.service import tell, user_recipient
 from app.notifications.text import when
+from app.outbox.enqueue import enqueue
 from app.participants import state as sync_state
 
 logger = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from app.calendars.sync import SYNC_TOPIC
 from app.db import begin_write
 from app.errors import ErrorCode, ServiceError
 from app.models import CalendarConnection, ConnectionState
-from app.notifications.service import enqueue
+from app.outbox.enqueue import enqueue
 
 BATCH = 200
 

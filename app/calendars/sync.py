@@ -55,7 +55,7 @@ from app.models import (
     Participant,
     SyncState,
 )
-from app.notifications.service import enqueue
+from app.outbox.enqueue import enqueue
 from app.participants import state as sync_state
 from app.webhooks.events import emit_sync_failed
 

@@ -32,7 +32,7 @@ from app.links.access import LinkAccess, LinkAction, LinkRefusal
 from app.live.changes import pop_committed
 from app.live.feed import Feed
 from app.models import utcnow
-from app.notifications.service import OUTBOX_WRITTEN
+from app.outbox.enqueue import OUTBOX_WRITTEN
 from app.ratelimit import RateLimiter
 from app.schema.loaders import Loaders
 

@@ -22,7 +22,7 @@ import httpx
 from sqlalchemy import false, select
 
 from app.models import OutboxMessage, OutboxStatus, WebhookEndpoint
-from app.notifications.delivery import Deferred, PermanentDeliveryError, TransientDeliveryError
+from app.outbox.errors import Deferred, PermanentDeliveryError, TransientDeliveryError
 from app.outbox.processing import ClaimedMessage
 from app.webhooks.events import WEBHOOK_TOPIC
 from app.webhooks.signing import SIGNATURE_HEADER, SecretCipher, signature_header

@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.errors import ErrorCode, FieldError, ServiceError, not_found, validation
 from app.models import OutboxMessage, OutboxStatus, User, WebhookEndpoint
-from app.notifications.service import enqueue
 from app.outbox import admin as outbox_admin
+from app.outbox.enqueue import enqueue
 from app.pagination import Order
 from app.text import optional_text
 from app.webhooks.events import EVENT_TYPES, WEBHOOK_TOPIC

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Interview, Participant, Proposal, WebhookEndpoint, utcnow
-from app.notifications.service import enqueue
+from app.outbox.enqueue import enqueue
 
 WEBHOOK_TOPIC = "webhook"
 _ENDPOINTS = "roundtable.webhook_endpoints"

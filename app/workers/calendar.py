@@ -12,7 +12,7 @@ import uuid
 from app.calendars.disconnect import DISCONNECT_KEY, remove_connection_events
 from app.calendars.reconcile import RECONCILE_KEY, reconcile_connection
 from app.calendars.sync import sync_interview
-from app.notifications.delivery import PermanentDeliveryError, TransientDeliveryError
+from app.outbox.errors import PermanentDeliveryError, TransientDeliveryError
 from app.outbox.processing import ClaimedMessage
 from app.workers.runtime import WorkerRuntime
 

@@ -19,7 +19,6 @@ from app.calendars.conference import settle_conference
 from app.db import begin_write
 from app.live.changes import note_interview_changed
 from app.models import Interview, InterviewStatus, Participant
-from app.notifications.delivery import Deferred, PermanentDeliveryError
 from app.notifications.facts import (
     InterviewFacts,
     MailIntent,
@@ -29,6 +28,7 @@ from app.notifications.facts import (
 )
 from app.notifications.kinds import MessageKind
 from app.notifications.mail import render_mail
+from app.outbox.errors import Deferred, PermanentDeliveryError
 from app.outbox.processing import ClaimedMessage, Completion
 from app.participants import state as sync_state
 from app.workers.runtime import WorkerRuntime

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.calendars.sync import SYNC_TOPIC
 from app.config import Settings
 from app.models import CalendarProvider, Interview, Participant, SyncState, User
-from app.notifications.delivery import PermanentDeliveryError, TransientDeliveryError
+from app.outbox.errors import PermanentDeliveryError, TransientDeliveryError
 from app.outbox.processing import ClaimedMessage
 from app.workers import calendar
 from app.workers.options import WorkerOptions

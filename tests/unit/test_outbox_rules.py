@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.models import OutboxMessage, OutboxStatus
-from app.notifications.delivery import PermanentDeliveryError, TransientDeliveryError
+from app.outbox.errors import PermanentDeliveryError, TransientDeliveryError
 from app.outbox.processing import (
     MAX_REASON,
     ClaimedMessage,

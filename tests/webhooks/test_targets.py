@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.db import begin_write
 from app.models import WebhookEndpoint, utcnow
-from app.notifications.delivery import PermanentDeliveryError, TransientDeliveryError
+from app.outbox.errors import PermanentDeliveryError, TransientDeliveryError
 from app.outbox.processing import ClaimedMessage
 from app.webhooks.delivery import deliver_webhook
 from app.webhooks.signing import SecretCipher

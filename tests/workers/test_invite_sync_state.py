@@ -27,14 +27,10 @@ from app.models import (
     SyncState,
     utcnow,
 )
-from app.notifications.delivery import (
-    DeliveryError,
-    PermanentDeliveryError,
-    TransientDeliveryError,
-)
 from app.notifications.facts import MailIntent
 from app.notifications.kinds import InviteMethod
 from app.notifications.service import MAIL_TOPIC
+from app.outbox.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
 from app.outbox.processing import ClaimedMessage, Completion, Outcome, process_outbox_message
 from app.scheduling import requests
 from app.workers.actors import topic_handlers

@@ -16,13 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from app.config import Settings
 from app.db import begin_write, create_session_factory
 from app.models import OutboxMessage, OutboxStatus, utcnow
-from app.notifications.delivery import (
-    DeliveryError,
-    PermanentDeliveryError,
-    TransientDeliveryError,
-)
 from app.notifications.kinds import MessageKind
 from app.notifications.service import MAIL_TOPIC, Recipient, tell
+from app.outbox.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
 from app.outbox.processing import (
     ClaimedMessage,
     Completion,
