@@ -55,7 +55,6 @@ from outbox_bench import (  # bench/ is this script's directory
 from app.access import load_viewer
 from app.calendars.base import AccountInfo, event_key
 from app.calendars.connections import save_connection
-from app.calendars.sync import SYNC_TOPIC
 from app.calendars.tokens import TokenSet
 from app.config import Settings
 from app.db import begin_write, create_engine, create_session_factory
@@ -73,6 +72,7 @@ from app.models import (
     User,
 )
 from app.outbox.relay import OutboxRelay
+from app.outbox.topics import SYNC_TOPIC
 from app.people import service
 from app.scheduling import booking
 from app.workers.actors import declare_actors

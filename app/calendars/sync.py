@@ -56,6 +56,7 @@ from app.models import (
     SyncState,
 )
 from app.outbox.enqueue import enqueue
+from app.outbox.topics import SYNC_TOPIC
 from app.participants import state as sync_state
 from app.webhooks.events import emit_sync_failed
 
@@ -64,7 +65,6 @@ logger = logging.getLogger(__name__)
 MAX_ERROR = 1000
 
 # Outbox topic of "bring this interview's calendar events in line"; payload: interview_id.
-SYNC_TOPIC = "calendar_sync"
 
 
 def request_sync(session: AsyncSession, interview_id: uuid.UUID) -> None:

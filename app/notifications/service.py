@@ -16,8 +16,7 @@ from app.links.grants import add_grant
 from app.models import Interview, Notification, User
 from app.notifications.kinds import InviteMethod, MessageKind
 from app.outbox.enqueue import enqueue
-
-MAIL_TOPIC = "mail"
+from app.outbox.topics import MAIL_TOPIC
 
 
 @dataclass(frozen=True)

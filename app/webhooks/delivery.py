@@ -24,7 +24,7 @@ from sqlalchemy import false, select
 from app.models import OutboxMessage, OutboxStatus, WebhookEndpoint
 from app.outbox.errors import Deferred, PermanentDeliveryError, TransientDeliveryError
 from app.outbox.processing import ClaimedMessage
-from app.webhooks.events import WEBHOOK_TOPIC
+from app.outbox.topics import WEBHOOK_TOPIC, handles
 from app.webhooks.signing import SIGNATURE_HEADER, SecretCipher, signature_header
 from app.webhooks.targets import TargetRefused, check_target
 from app.workers.runtime import WorkerRuntime
@@ -35,6 +35,7 @@ MAX_ANSWER_CHARS = 200
 MAX_RETRY_AFTER_SECONDS = 86_400.0
 
 
+@handles(WEBHOOK_TOPIC)
 async def deliver_webhook(message: ClaimedMessage, *, runtime: WorkerRuntime) -> str:
     payload = message.payload
     async with runtime.sessions() as session:

@@ -18,9 +18,10 @@ from app.errors import ErrorCode, FieldError, ServiceError, not_found, validatio
 from app.models import OutboxMessage, OutboxStatus, User, WebhookEndpoint
 from app.outbox import admin as outbox_admin
 from app.outbox.enqueue import enqueue
+from app.outbox.topics import WEBHOOK_TOPIC
 from app.pagination import Order
 from app.text import optional_text
-from app.webhooks.events import EVENT_TYPES, WEBHOOK_TOPIC
+from app.webhooks.events import EVENT_TYPES
 from app.webhooks.signing import SecretCipher, new_secret
 from app.webhooks.targets import TargetRefused, check_target, check_url_shape
 

@@ -26,8 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Interview, Participant, Proposal, WebhookEndpoint, utcnow
 from app.outbox.enqueue import enqueue
+from app.outbox.topics import WEBHOOK_TOPIC
 
-WEBHOOK_TOPIC = "webhook"
 _ENDPOINTS = "roundtable.webhook_endpoints"
 
 

@@ -13,7 +13,6 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import partial
 from typing import Any
 
 import dramatiq
@@ -21,29 +20,12 @@ from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.middleware import Middleware
 
 from app.calendars.reconcile_schedule import request_due_reconciles
-from app.calendars.sync import SYNC_TOPIC
-from app.notifications.service import MAIL_TOPIC
-from app.outbox.processing import Handler, Outcome, process_outbox_message, publish_pending
-from app.webhooks.delivery import deliver_webhook
-from app.webhooks.events import WEBHOOK_TOPIC
-from app.workers.calendar import sync_calendars
-from app.workers.mail import deliver_mail
+from app.outbox import topics
+from app.outbox.processing import Outcome, process_outbox_message, publish_pending
 from app.workers.reminders import send_due_reminders
 from app.workers.runtime import WorkerRuntime
 
 logger = logging.getLogger(__name__)
-
-
-def topic_handlers(runtime: WorkerRuntime) -> dict[str, Handler]:
-    """Every outbox topic a worker can deliver; the relay publishes only these."""
-    return {
-        MAIL_TOPIC: partial(deliver_mail, runtime=runtime),
-        SYNC_TOPIC: partial(sync_calendars, runtime=runtime),
-        WEBHOOK_TOPIC: partial(deliver_webhook, runtime=runtime),
-    }
-
-
-TOPICS = frozenset({MAIL_TOPIC, SYNC_TOPIC, WEBHOOK_TOPIC})
 
 
 @dataclass
@@ -57,7 +39,7 @@ class Actors:
 
 
 def declare_actors(broker: dramatiq.Broker, runtime: WorkerRuntime) -> Actors:
-    handlers = topic_handlers(runtime)
+    handlers = topics.handlers(runtime)
     options = runtime.options
 
     def make(topic: str) -> dramatiq.Actor[Any, Any]:

@@ -14,9 +14,11 @@ from app.calendars.reconcile import RECONCILE_KEY, reconcile_connection
 from app.calendars.sync import sync_interview
 from app.outbox.errors import PermanentDeliveryError, TransientDeliveryError
 from app.outbox.processing import ClaimedMessage
+from app.outbox.topics import SYNC_TOPIC, handles
 from app.workers.runtime import WorkerRuntime
 
 
+@handles(SYNC_TOPIC)
 async def sync_calendars(message: ClaimedMessage, *, runtime: WorkerRuntime) -> str | None:
     final = message.attempts >= runtime.options.max_attempts
     if RECONCILE_KEY in message.payload:

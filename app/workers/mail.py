@@ -30,12 +30,14 @@ from app.notifications.kinds import MessageKind
 from app.notifications.mail import render_mail
 from app.outbox.errors import Deferred, PermanentDeliveryError
 from app.outbox.processing import ClaimedMessage, Completion
+from app.outbox.topics import MAIL_TOPIC, handles
 from app.participants import state as sync_state
 from app.workers.runtime import WorkerRuntime
 
 logger = logging.getLogger(__name__)
 
 
+@handles(MAIL_TOPIC)
 async def deliver_mail(
     message: ClaimedMessage, *, runtime: WorkerRuntime
 ) -> str | Completion | None:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from app.config import Settings
 from app.models import OutboxMessage, OutboxStatus, utcnow
 from app.outbox.processing import Result, process_outbox_message
-from app.workers.actors import topic_handlers
+from app.outbox.topics import handlers as topic_handlers
 from app.workers.options import WorkerOptions
 from app.workers.runtime import WorkerRuntime
 from tests.conftest import Clock

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.access import load_viewer
-from app.calendars.sync import SYNC_TOPIC, SyncResult, sync_interview
+from app.calendars.sync import SyncResult, sync_interview
 from app.config import Settings
 from app.db import begin_write, create_session_factory
 from app.models import (
@@ -25,9 +25,9 @@ from app.models import (
     Participant,
     SyncState,
 )
+from app.outbox.topics import SYNC_TOPIC, WEBHOOK_TOPIC
 from app.scheduling import requests
 from app.webhooks.endpoints import create_endpoint
-from app.webhooks.events import WEBHOOK_TOPIC
 from tests.calendars.conftest import Fakes
 from tests.calendars.test_freebusy import connect
 from tests.conftest import Clock

@@ -16,9 +16,9 @@ from app.access import load_viewer
 from app.config import Settings
 from app.db import begin_write, create_session_factory
 from app.models import OutboxMessage, OutboxStatus
+from app.outbox.topics import WEBHOOK_TOPIC
 from app.scheduling import booking, requests
 from app.webhooks.endpoints import create_endpoint
-from app.webhooks.events import WEBHOOK_TOPIC
 from app.workers.background import Background
 from app.workers.options import WorkerOptions
 from tests.conftest import Clock, make_settings

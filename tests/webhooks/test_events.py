@@ -12,9 +12,9 @@ from app.access import load_viewer
 from app.config import Settings
 from app.db import begin_write
 from app.models import OutboxMessage
+from app.outbox.topics import WEBHOOK_TOPIC
 from app.scheduling import booking, requests
 from app.webhooks.endpoints import create_endpoint, set_enabled
-from app.webhooks.events import WEBHOOK_TOPIC
 from app.workers.reminders import remind
 from tests.conftest import Clock
 from tests.factories import World, book_first_slot, local_windows, make_interview, make_world

@@ -17,7 +17,7 @@ from app.config import Settings
 from app.db import begin_write, create_session_factory
 from app.models import OutboxMessage, OutboxStatus, utcnow
 from app.notifications.kinds import MessageKind
-from app.notifications.service import MAIL_TOPIC, Recipient, tell
+from app.notifications.service import Recipient, tell
 from app.outbox.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
 from app.outbox.processing import (
     ClaimedMessage,
@@ -27,7 +27,8 @@ from app.outbox.processing import (
     process_outbox_message,
     publish_pending,
 )
-from app.workers.actors import topic_handlers
+from app.outbox.topics import MAIL_TOPIC
+from app.outbox.topics import handlers as topic_handlers
 from app.workers.options import WorkerOptions
 from app.workers.runtime import WorkerRuntime
 from tests.workers.conftest import eventually
