@@ -29,7 +29,7 @@ from app.config import Settings
 from app.db import begin_write
 from app.errors import ErrorCode, FieldError, ServiceError
 from app.links.access import LinkAccess, LinkAction, LinkRefusal
-from app.live.changes import pop_committed
+from app.live.changes import Change, pop_committed
 from app.live.feed import Feed
 from app.models import utcnow
 from app.outbox.enqueue import OUTBOX_WRITTEN
@@ -122,7 +122,7 @@ class Context:
             await self._publish(pop_committed(session))
         return result, errors
 
-    async def _publish(self, changes: list[Any]) -> None:
+    async def _publish(self, changes: list[Change]) -> None:
         if not changes or self.feed is None:
             return
         try:
