@@ -5,5 +5,5 @@ COPY app ./app
 COPY migrations ./migrations
 RUN pip install --no-cache-dir -e .
 USER nobody
-EXPOSE 8000
+EXPOSE 8000 9191
 CMD ["roundtable", "api", "--host", "0.0.0.0", "--port", "8000"]

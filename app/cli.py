@@ -27,6 +27,7 @@ from app.config import (
 from app.db import create_engine, create_session_factory
 from app.models import utcnow
 from app.ops.logs import configure_logging
+from app.ops.tracing import start_tracing
 
 GRACEFUL_SHUTDOWN_SECONDS = 30
 
@@ -145,6 +146,7 @@ def _build_app(settings: Settings, *, embedded: bool) -> Starlette:
     from app.main import create_app
     from app.workers.background import Background
 
+    start_tracing("roundtable" if embedded else "roundtable-api")  # if OTEL_* ask for it
     # The relay publishes outbox rows after each commit; without a broker URL (and always
     # in the embedded default) a Dramatiq worker runs in this process too.
     feed = create_feed(settings)
@@ -237,6 +239,13 @@ def cmd_worker(_: argparse.Namespace) -> None:
             "amqp://...); the embedded default runs its worker inside `roundtable serve`"
         )
     options = WorkerOptions()
+    # One fresh metrics directory per run, named before any worker process imports
+    # prometheus-client: its processes write there and the exposition on
+    # dramatiq_prom_port (9191) sums them (app/ops/worker_metrics.py).
+    metrics_dir = os.environ.get("dramatiq_prom_db") or tempfile.mkdtemp(
+        prefix="roundtable-worker-metrics-"
+    )
+    os.environ["dramatiq_prom_db"] = os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     # Dramatiq's own CLI supervises the worker processes (restarts, signals, reloads).
     argv = [sys.executable, "-m", "dramatiq", "app.workers.entry"]
     argv += ["--processes", str(options.processes), "--threads", str(options.threads)]

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import NullPool
 
 from app.config import Settings
+from app.ops.tracing import instrument_engine
 
 
 def create_engine(settings: Settings, *, pool: bool = True) -> AsyncEngine:
@@ -24,7 +25,7 @@ def create_engine(settings: Settings, *, pool: bool = True) -> AsyncEngine:
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if not pool:
         kwargs["poolclass"] = NullPool
-    return create_async_engine(url, **kwargs)
+    return instrument_engine(create_async_engine(url, **kwargs))
 
 
 def _sqlite_engine(url: str) -> AsyncEngine:
@@ -35,7 +36,7 @@ def _sqlite_engine(url: str) -> AsyncEngine:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(url, connect_args={"timeout": 30})
     _serialise_sqlite_writes(engine.sync_engine)
-    return engine
+    return instrument_engine(engine)
 
 
 WRITE_INTENT = "roundtable_write_intent"

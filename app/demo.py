@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -35,12 +35,34 @@ async def is_empty(session: AsyncSession) -> bool:
     return await session.scalar(select(User.id).limit(1)) is None
 
 
-def _window(day: datetime, start_hour: int, end_hour: int, tz: ZoneInfo) -> WindowText:
-    local = day.astimezone(tz).date()
-    return WindowText(
-        start=f"{local.isoformat()}T{start_hour:02d}:00",
-        end=f"{local.isoformat()}T{end_hour:02d}:00",
+# Offered times must suit everyone who attends: the team and the candidate, each in their
+# own zone (a window at 09:00 in Los Angeles is 22:30 in Kolkata, or 21:30 in summer).
+WAKING_HOURS = (time(7, 0), time(22, 0))
+WINDOW = timedelta(minutes=90)
+
+
+def _fits(start: datetime, end: datetime, tz: ZoneInfo) -> bool:
+    local_start, local_end = start.astimezone(tz), end.astimezone(tz)
+    first, last = WAKING_HOURS
+    return (
+        local_start.date() == local_end.date()
+        and local_start.time() >= first
+        and local_end.time() <= last
     )
+
+
+def _window(day: datetime, team_tz: ZoneInfo, attendee_zones: list[ZoneInfo]) -> WindowText:
+    """The earliest 90-minute window on the team's local date of `day`, starting on the
+    half hour, that lies within waking hours in every attendee's zone."""
+    local_day = day.astimezone(team_tz).date()
+    for half_hours in range(0, 48):
+        start = datetime.combine(local_day, time(0), team_tz) + timedelta(minutes=30 * half_hours)
+        start = start.astimezone(UTC)
+        if all(_fits(start, start + WINDOW, tz) for tz in [team_tz, *attendee_zones]):
+            local = start.astimezone(team_tz)
+            end = (start + WINDOW).astimezone(team_tz)
+            return WindowText(start=f"{local:%Y-%m-%dT%H:%M}", end=f"{end:%Y-%m-%dT%H:%M}")
+    raise ValueError("no window suits every attendee on that day")
 
 
 async def seed(*, session: AsyncSession, settings: Settings, now: datetime) -> None:
@@ -73,6 +95,7 @@ async def seed(*, session: AsyncSession, settings: Settings, now: datetime) -> N
     )
 
     team_tz = ZoneInfo("America/Los_Angeles")
+    attendees = [ZoneInfo(carl.time_zone)]  # Alice and Bob share the team's zone
     alice_viewer = await load_viewer(session, alice)
     days = [now + timedelta(days=n) for n in (2, 3, 5, 6)]
     first = await requests.request_interview(
@@ -82,7 +105,7 @@ async def seed(*, session: AsyncSession, settings: Settings, now: datetime) -> N
         request=requests.InterviewRequest(
             proposal_id=proposal.id,
             time_zone="America/Los_Angeles",
-            windows=[_window(days[0], 9, 11, team_tz), _window(days[1], 13, 15, team_tz)],
+            windows=[_window(d, team_tz, attendees) for d in days[:2]],
             participant_ids=[alice.id, bob.id],
             invite_emails=["hiring-panel@acme.example.com"],
         ),
@@ -112,7 +135,7 @@ async def seed(*, session: AsyncSession, settings: Settings, now: datetime) -> N
         request=requests.InterviewRequest(
             proposal_id=proposal.id,
             time_zone="America/Los_Angeles",
-            windows=[_window(days[2], 10, 12, team_tz), _window(days[3], 14, 16, team_tz)],
+            windows=[_window(d, team_tz, attendees) for d in days[2:]],
             participant_ids=[alice.id],
         ),
         now=now,

@@ -42,6 +42,7 @@ from app.models import utcnow
 from app.ops.logs import RequestIdMiddleware
 from app.ops.metrics import HttpMetricsMiddleware
 from app.ops.routes import ops_routes
+from app.ops.tracing import instrument_app
 from app.people.tokens import authenticate, needs_touch, touch
 from app.ratelimit import RateLimiter, Refusal, Rule
 from app.schema import build_schema
@@ -334,7 +335,7 @@ def create_app(
         if settings.graphiql
         else []
     )
-    return Starlette(
+    app = Starlette(
         routes=[
             *assets,
             Route("/graphql", graphql, methods=["GET", "POST"]),
@@ -368,6 +369,8 @@ def create_app(
         ],
         lifespan=lifespan,
     )
+    instrument_app(app)  # outermost, when traces are on (app/ops/tracing.py)
+    return app
 
 
 def http_middleware(settings: Settings) -> list[Middleware]:

@@ -134,12 +134,14 @@ async def book_first_slot(
     session: AsyncSession, settings: Settings, side: Side, interview: Interview, now: datetime
 ) -> Interview:
     viewer = await load_viewer(session, side.candidate)
+    # In the candidate's own zone: booking saves the zone chosen as theirs.
+    own_zone = viewer.user.time_zone
     slots = await booking.available_slots(
         session=session,
         viewer=viewer,
         settings=settings,
         interview_id=interview.id,
-        time_zone="UTC",
+        time_zone=own_zone,
         now=now,
     )
     booked = await booking.book_slot(
@@ -148,7 +150,7 @@ async def book_first_slot(
         settings=settings,
         interview_id=interview.id,
         start=slots.days[0].slots[0].start,
-        time_zone="UTC",
+        time_zone=own_zone,
         now=now,
     )
     await session.commit()

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -22,9 +23,11 @@ from app.ops.graphql_metrics import MAX_NAMES, operation_label
 from app.ops.logs import JsonFormatter, RequestIdFilter, bound_request_id, request_id
 from app.outbox.processing import ClaimedMessage, process_outbox_message
 from app.scheduling.windows import WindowText
+from app.workers.background import Background
 from app.workers.options import WorkerOptions
 from tests.conftest import Clock, GraphQLClient, make_settings
 from tests.factories import World, make_interview, make_world
+from tests.workers.conftest import NEVER_HOURS, all_done, eventually, mail_rows, outbox_rows
 from tests.workers.smtp import free_port
 
 WINDOWS = [
@@ -143,24 +146,61 @@ async def test_the_request_id_reaches_the_outbox_row_and_the_workers_log_lines(
     assert seen == ["book-42"]
 
 
-async def test_metrics_show_the_booking_the_outbox_and_the_operation(
-    gql: GraphQLClient, session: AsyncSession, settings: Settings, clock: Clock
+def sample(metrics: str, name: str, **labels: str) -> float:
+    """The value of one sample in Prometheus text, 0 when it is not there (yet)."""
+    for family in text_string_to_metric_families(metrics):
+        for found in family.samples:
+            if found.name == name and all(found.labels.get(k) == v for k, v in labels.items()):
+                return float(found.value)
+    return 0.0
+
+
+async def test_metrics_show_the_booking_the_outbox_and_the_delivery(
+    gql: GraphQLClient,
+    session: AsyncSession,
+    engine: AsyncEngine,
+    settings: Settings,
+    clock: Clock,
+    tmp_path: Path,
 ) -> None:
     world = await make_world(session)
     interview = await make_interview(session, settings, world.a, clock.now, windows=WINDOWS, time_zone="UTC")
+    await session.commit()
+    before = (await gql.http.get("/metrics")).text
     body = await gql(
         BOOK,
         {"input": {"interviewId": str(interview.id), "start": START, "timeZone": "UTC"}},
         token=world.token(world.a.candidate),
     )
     assert body["data"]["bookInterview"]["errors"] == []
-    metrics = (await gql.http.get("/metrics")).text
-    assert 'roundtable_interviews{status="BOOKED"} 1.0' in metrics
-    pending = [line for line in metrics.splitlines() if line.startswith('roundtable_outbox_messages{status="PENDING",topic="mail"}')]
-    assert pending and float(pending[0].split()[-1]) >= 3  # candidate, team, account manager
-    assert 'roundtable_outbox_oldest_pending_seconds{topic="mail"}' in metrics
-    assert 'roundtable_graphql_operations_total{operation="Book",outcome="ok",type="mutation"}' in metrics
-    assert 'roundtable_http_requests_total{method="POST",route="/graphql",status="200"}' in metrics
+    booked = (await gql.http.get("/metrics")).text
+    assert sample(booked, "roundtable_interviews", status="BOOKED") == 1
+    # candidate, team, account manager: waiting in the outbox, the oldest of them aged
+    assert sample(booked, "roundtable_outbox_messages", topic="mail", status="PENDING") >= 3
+    assert 'roundtable_outbox_oldest_pending_seconds{topic="mail"}' in booked
+    assert sample(booked, "roundtable_graphql_operations_total", operation="Book", type="mutation", outcome="ok") >= 1
+    assert sample(booked, "roundtable_http_requests_total", method="POST", route="/graphql", status="200") >= 1
+    assert sample(booked, "roundtable_graphql_operation_seconds_count", operation="Book", type="mutation") >= 1
+
+    # The embedded worker (`roundtable serve`'s) delivers them, mail into .eml files.
+    worker_settings = settings.model_copy(
+        update={"mail_dir": tmp_path, "reminder_after_hours": NEVER_HOURS}
+    )
+    background = Background(
+        worker_settings, in_process_worker=True, options=WorkerOptions(sweep_interval_seconds=0.2)
+    )
+    await asyncio.to_thread(background.start)
+    try:
+        await eventually(all_done(engine), what="the booking's mails delivered")
+    finally:
+        await asyncio.to_thread(background.stop)
+    rows = mail_rows(await outbox_rows(engine))
+    delivered = (await gql.http.get("/metrics")).text
+    assert sample(delivered, "roundtable_outbox_messages", topic="mail", status="DONE") == len(rows)
+    assert sample(delivered, "roundtable_outbox_messages", topic="mail", status="PENDING") == 0
+    assert 'roundtable_outbox_oldest_pending_seconds{topic="mail"}' not in delivered
+    done = "roundtable_outbox_deliveries_total"
+    assert sample(delivered, done, topic="mail", outcome="DONE") - sample(before, done, topic="mail", outcome="DONE") == len(rows)
 
 
 def test_operation_names_cannot_grow_the_metrics_without_bound() -> None:

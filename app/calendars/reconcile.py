@@ -21,6 +21,7 @@ so a revoked access shows within one sweep.
 
 from __future__ import annotations
 
+import collections
 import logging
 import re
 import uuid
@@ -95,6 +96,7 @@ class ReconcileResult:
     removed: int = 0  # copies made by hand and events of cancelled interviews
     syncs_requested: int = 0
     failed: int = 0
+    found: dict[str, int] = field(default_factory=dict)  # differences by repair kind
     broken: bool = False
     pending: bool = False  # the provider was busy: try again later
     retry_after: float | None = None
@@ -135,6 +137,7 @@ async def reconcile_connection(
         changes = await _changes(client, connection.sync_token, now)
         result.full = changes.full
         repairs, need_sync = _decide(changes, recorded, statuses)
+        result.found = dict(collections.Counter(r.kind for r in repairs))
         for repair in repairs:
             await _repair(client, repair)
     except Revoked as exc:

@@ -31,6 +31,7 @@ class RevokedBecause(enum.StrEnum):
 CANDIDATE_LINK_KINDS = frozenset(
     {
         MessageKind.INTERVIEW_REQUESTED,
+        MessageKind.INTERVIEW_RESCHEDULED,
         MessageKind.TIMES_UPDATED,
         MessageKind.BOOKING_REMINDER,
         MessageKind.INTERVIEW_BOOKED,
@@ -42,6 +43,7 @@ VIEW_LINK_KINDS = frozenset(
     {
         MessageKind.ADDED_TO_INTERVIEW,
         MessageKind.REQUEST_SENT,
+        MessageKind.INTERVIEW_RESCHEDULED,
         MessageKind.TIMES_UPDATED,
         MessageKind.INTERVIEW_BOOKED,
         MessageKind.ALTERNATIVE_TIMES_REQUESTED,

@@ -32,9 +32,10 @@ class SyncState(enum.StrEnum):
 
 class Interview(IdMixin, Base):
     __tablename__ = "interviews"
-    __table_args__ = (UniqueConstraint("proposal_id", "round"),)
 
     proposal_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("proposals.id"), index=True)
+    # Counts rounds, not requests: a reschedule keeps its round's number, and a request
+    # cancelled before it was booked gives its number back (repository.next_round).
     round: Mapped[int] = mapped_column(Integer)
     requested_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
     time_zone: Mapped[str] = mapped_column(String(64))

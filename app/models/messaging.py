@@ -21,7 +21,12 @@ class Notification(IdMixin, CreatedAtMixin, Base):
         ForeignKey("interviews.id"), default=None, index=True
     )
     kind: Mapped[str] = mapped_column(String(60))
+    # The text as written for the reader when the notification was made; shown only when
+    # `facts` is missing (rows from before facts were kept).
     message: Mapped[str] = mapped_column(Text)
+    # Who acted and what changed (app.notifications.events): the text is rendered from
+    # these and the interview's current state when it is read, in the reader's zone.
+    facts: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     read_at: Mapped[datetime | None] = mapped_column(default=None)
     email_outbox_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("outbox_messages.id"), default=None

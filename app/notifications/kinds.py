@@ -13,6 +13,8 @@ class MessageKind(enum.StrEnum):
     INTERVIEW_BOOKED = "INTERVIEW_BOOKED"
     ALTERNATIVE_TIMES_REQUESTED = "ALTERNATIVE_TIMES_REQUESTED"
     INTERVIEW_CANCELLED = "INTERVIEW_CANCELLED"
+    # One message per person: the booking is cancelled and new times are offered.
+    INTERVIEW_RESCHEDULED = "INTERVIEW_RESCHEDULED"
     CANDIDATE_HIRED = "CANDIDATE_HIRED"
     BOOKING_REMINDER = "BOOKING_REMINDER"  # candidate: still waiting for your choice
     REMINDER_SENT = "REMINDER_SENT"  # account manager: the candidate was reminded

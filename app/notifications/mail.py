@@ -7,29 +7,22 @@ so a repeated delivery of one row produces the same mail with the same Message-I
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import uuid
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
-from zoneinfo import ZoneInfo
 
 from app.config import Settings
 from app.links.grants import link_expiry, signed_url
+from app.models import Role
+from app.notifications.events import Actor, Event
 from app.notifications.facts import InterviewFacts, MailIntent
 from app.notifications.ical import InviteDetails, Person, build_invite
 from app.notifications.kinds import MessageKind
-from app.notifications.text import when
+from app.notifications.wording import Body, Message, compose, span
 from app.timezones import zone
 
-
-@dataclass
-class Body:
-    subject: str
-    paragraphs: list[str] = field(default_factory=list)
-    times: list[str] = field(default_factory=list)
-    times_title: str = ""
-    links: list[tuple[str, str]] = field(default_factory=list)  # (label, url)
+__all__ = ["message_id", "render_mail", "span"]
 
 
 def message_id(intent: MailIntent, settings: Settings) -> str:
@@ -44,9 +37,29 @@ def render_mail(
     settings: Settings,
     *,
     recipient_name: str | None = None,
+    reader_zone: str | None = None,
+    invite_facts: InterviewFacts | None = None,
 ) -> EmailMessage:
-    tz_name = intent.time_zone if zone(intent.time_zone) is not None else "UTC"
-    body = _body(intent, facts, settings, tz_name)
+    """The mail of one outbox row, for its reader.
+
+    `reader_zone` is the recipient's zone as it is now (a candidate's chosen zone once they
+    chose one); without it, the zone the row was written with. `invite_facts` are those of
+    the interview the invite is about when that is another one (a reschedule's old booking).
+    """
+    tz_name = next((z for z in (reader_zone, intent.time_zone) if z and zone(z) is not None), "UTC")
+    link = _signed_link(intent, facts, settings)
+    message = Message(
+        kind=intent.kind,
+        reader_id=intent.user_id,
+        reader_email=intent.to,
+        time_zone=tz_name,
+        facts=facts,
+        event=intent.event if intent.event is not None else _queued_before_events(intent, facts),
+        link=link,
+    )
+    body = compose(message) or Body(
+        subject=_generic_subject(intent.kind), paragraphs=[intent.message]
+    )
     mail = EmailMessage()
     mail["From"] = settings.mail_from
     mail["To"] = intent.to
@@ -55,15 +68,15 @@ def render_mail(
     mail["Date"] = format_datetime(intent.created_at)
     mail["Message-ID"] = message_id(intent, settings)
     mail["Auto-Submitted"] = "auto-generated"
-    if facts is not None and facts.requester.email != intent.to:
-        # A person's answer reaches the team member who asked for the interview, not a
-        # mailbox nobody reads (calendar RSVPs go to the invite's ORGANIZER, the same person).
-        mail["Reply-To"] = _address(facts.requester)
+    reply_to = _reply_to(intent, facts)
+    if reply_to is not None:
+        mail["Reply-To"] = reply_to
     greeting = f"Hello {recipient_name}," if recipient_name else "Hello,"
     mail.set_content(_text(greeting, body))
     mail.add_alternative(_html(greeting, body), subtype="html")
-    if intent.invite is not None and facts is not None and facts.booked_start is not None:
-        ics = build_invite(_invite_details(intent, facts), method=intent.invite)
+    about = invite_facts if intent.invite_interview_id is not None else facts
+    if intent.invite is not None and about is not None and about.booked_start is not None:
+        ics = build_invite(_invite_details(intent, about), method=intent.invite)
         # Inline (what mail clients show as an invitation) and as a file to open or import.
         mail.add_alternative(
             ics.decode(), subtype="calendar", params={"method": intent.invite.value}
@@ -72,186 +85,66 @@ def render_mail(
     return mail
 
 
-def span(start: datetime, end: datetime, tz_name: str) -> str:
-    tz = ZoneInfo(tz_name)
-    local_end = end.astimezone(tz)
-    if local_end.utcoffset() == start.astimezone(tz).utcoffset():
-        return f"{when(start, tz_name)} to {local_end:%H:%M}"
-    # The clocks change during the slot ("01:30 to 01:00" alone would read as negative).
-    return f"{when(start, tz_name)} to {local_end:%H:%M} (UTC{local_end:%z})"
+def _queued_before_events(intent: MailIntent, facts: InterviewFacts | None) -> Event | None:
+    """Who acted, as well as a row queued before events were kept can tell: the candidate
+    books and asks for other times, the requester did the rest, Roundtable reminds."""
+    if facts is None or intent.kind in {MessageKind.BOOKING_REMINDER, MessageKind.REMINDER_SENT}:
+        return None
+    if intent.kind in {MessageKind.INTERVIEW_BOOKED, MessageKind.ALTERNATIVE_TIMES_REQUESTED}:
+        person, role = facts.candidate, Role.CANDIDATE
+        user_id: uuid.UUID | None = facts.candidate_id
+    else:
+        person, role, user_id = facts.requester, Role.HIRING_MEMBER, facts.requester_id
+    return Event(actor=Actor(name=person.name or person.email, role=role.value, id=user_id))
+
+
+def _reply_to(intent: MailIntent, facts: InterviewFacts | None) -> str | None:
+    """Answers reach the account manager, who looks after everyone in the process; the
+    manager's own mails answer to the team member who asked for the interview (calendar
+    RSVPs go to the invite's ORGANIZER, that member, whatever this says)."""
+    manager: Person | None = facts.manager if facts is not None else None
+    if manager is None and intent.event is not None and intent.event.manager_email:
+        manager = Person(intent.event.manager_email, intent.event.manager_name)
+    if manager is not None and manager.email != intent.to:
+        return _address(manager)
+    if facts is not None and facts.requester.email != intent.to:
+        return _address(facts.requester)
+    actor = intent.event.actor if intent.event is not None else None
+    if facts is None and actor is not None and actor.email and actor.email != intent.to:
+        return _address(Person(actor.email, actor.name))  # a hire: whoever made it
+    return None
+
+
+def _signed_link(
+    intent: MailIntent, facts: InterviewFacts | None, settings: Settings
+) -> str | None:
+    """The mail's own signed link (see app/links), if its row asked for one."""
+    if intent.link_grant_id is None or facts is None:
+        return None
+    return signed_link(settings, intent.link_grant_id, intent.created_at, facts)
+
+
+def signed_link(
+    settings: Settings, grant_id: uuid.UUID, issued_at: datetime, facts: InterviewFacts
+) -> str:
+    expires_at = link_expiry(issued_at=issued_at, horizon=facts.horizon, settings=settings)
+    return signed_url(
+        settings, grant_id=grant_id, interview_id=facts.interview_id, expires_at=expires_at
+    )
 
 
 def _address(person: Person) -> str:
     return formataddr((person.name, person.email)) if person.name else person.email
 
 
-def _body(intent: MailIntent, facts: InterviewFacts | None, settings: Settings, tz: str) -> Body:
-    if facts is None:
-        return Body(subject=_generic_subject(intent.kind), paragraphs=[intent.message])
-    render = _RENDERERS.get(intent.kind)
-    if render is None:
-        return Body(subject=_generic_subject(intent.kind), paragraphs=[intent.message])
-    return render(intent, facts, settings, tz)
+# Kinds whose words are written when they happen (no interview facts to render from).
+_SUBJECTS: dict[str, str] = {
+    MessageKind.CALENDAR_DISCONNECTED: "Your calendar is no longer connected to Roundtable",
+}
 
 
 def _generic_subject(kind: str) -> str:
-    return "Roundtable: " + kind.replace("_", " ").capitalize()
-
-
-def _what(facts: InterviewFacts) -> str:
-    return f"round {facts.round} of interviews for {facts.project_title}"
-
-
-def _offered(body: Body, facts: InterviewFacts, tz: str) -> Body:
-    body.times_title = f"Times offered, in your time zone ({tz}):"
-    body.times = [span(start, end, tz) for start, end in facts.windows]
-    return body
-
-
-def _is_candidate(intent: MailIntent, facts: InterviewFacts) -> bool:
-    return intent.user_id == facts.candidate_id or intent.to == facts.candidate.email
-
-
-SELECT_LABEL = "Select an interview time"
-VIEW_LABEL = "View the interview"
-BOOKED_LABEL = "View or cancel your interview"
-JOIN_LABEL = "Join the interview"
-
-
-def _access_link(
-    intent: MailIntent, facts: InterviewFacts, settings: Settings, label: str
-) -> list[tuple[str, str]]:
-    """The mail's own signed link (see app/links), if its row asked for one."""
-    if intent.link_grant_id is None:
-        return []
-    expires_at = link_expiry(issued_at=intent.created_at, horizon=facts.horizon, settings=settings)
-    url = signed_url(
-        settings,
-        grant_id=intent.link_grant_id,
-        interview_id=facts.interview_id,
-        expires_at=expires_at,
-    )
-    return [(label, url)]
-
-
-def _select_link(i: MailIntent, f: InterviewFacts, s: Settings) -> list[tuple[str, str]]:
-    return _access_link(i, f, s, SELECT_LABEL)
-
-
-def _view_link(i: MailIntent, f: InterviewFacts, s: Settings) -> list[tuple[str, str]]:
-    return _access_link(i, f, s, VIEW_LABEL)
-
-
-def _requested(i: MailIntent, f: InterviewFacts, s: Settings, tz: str) -> Body:
-    body = Body(
-        subject=f"Select a time for your interview: {f.project_title}",
-        paragraphs=[
-            f"{f.requester.name} and the hiring team would like to interview you ({_what(f)})."
-        ],
-        links=_select_link(i, f, s),
-    )
-    return _offered(body, f, tz)
-
-
-def _added(i: MailIntent, f: InterviewFacts, s: Settings, tz: str) -> Body:
-    body = Body(
-        subject=f"You were added to an interview with {f.candidate.name}",
-        paragraphs=[
-            f"{f.requester.name} added you to {_what(f)} with {f.candidate.name}.",
-            "The candidate chooses one of these times; you will receive an invitation then.",
-        ],
-        links=_view_link(i, f, s),
-    )
-    return _offered(body, f, tz)
-
-
-def _request_sent(i: MailIntent, f: InterviewFacts, s: Settings, tz: str) -> Body:
-    body = Body(
-        subject=f"Interview times sent to {f.candidate.name} ({f.project_title})",
-        paragraphs=[f"{f.requester.name} sent {_what(f)} to {f.candidate.name}."],
-        links=_view_link(i, f, s),
-    )
-    return _offered(body, f, tz)
-
-
-def _times_updated(i: MailIntent, f: InterviewFacts, s: Settings, tz: str) -> Body:
-    body = Body(
-        subject=f"New interview times: {f.project_title}",
-        paragraphs=[f"The hiring team changed the times offered for {_what(f)}."],
-    )
-    body.links = _select_link(i, f, s) if _is_candidate(i, f) else _view_link(i, f, s)
-    return _offered(body, f, tz)
-
-
-def _booked(i: MailIntent, f: InterviewFacts, s: Settings, tz: str) -> Body:
-    assert f.booked_start is not None and f.booked_end is not None
-    return Body(
-        subject=f"Interview booked: {f.candidate.name}, {f.project_title}, "
-        f"{when(f.booked_start, tz)}",
-        paragraphs=[
-            f"{f.candidate.name} booked {_what(f)}.",
-            f"When: {span(f.booked_start, f.booked_end, tz)}",
-        ],
-        links=[
-            *([(JOIN_LABEL, f.conference_url)] if f.conference_url else []),
-            *_access_link(i, f, s, BOOKED_LABEL if _is_candidate(i, f) else VIEW_LABEL),
-        ],
-    )
-
-
-def _alternative(i: MailIntent, f: InterviewFacts, s: Settings, tz: str) -> Body:
-    paragraphs = [f"{f.candidate.name} did not find a suitable time for {_what(f)}."]
-    if f.alternative_message:
-        paragraphs.append(f'Their message: "{f.alternative_message}"')
-    paragraphs.append("Offer other times by editing the interview's availability.")
-    return Body(
-        subject=f"{f.candidate.name} asked for other interview times",
-        paragraphs=paragraphs,
-        links=_view_link(i, f, s),
-    )
-
-
-def _cancelled(i: MailIntent, f: InterviewFacts, s: Settings, tz: str) -> Body:
-    what = _what(f)
-    if f.booked_start is not None and f.booked_end is not None:
-        what += f", {span(f.booked_start, f.booked_end, tz)}"
-    paragraphs = [f"The interview with {f.candidate.name} was cancelled ({what})."]
-    if f.cancel_reason:
-        paragraphs.append(f"Reason: {f.cancel_reason}")
-    return Body(subject=f"Interview cancelled: {f.project_title}", paragraphs=paragraphs)
-
-
-def _reminder(i: MailIntent, f: InterviewFacts, s: Settings, tz: str) -> Body:
-    body = Body(
-        subject=f"Reminder: select a time for your interview ({f.project_title})",
-        paragraphs=[f"The hiring team is waiting for you to choose a time for {_what(f)}."],
-        links=_select_link(i, f, s),
-    )
-    return _offered(body, f, tz)
-
-
-def _reminder_sent(i: MailIntent, f: InterviewFacts, s: Settings, tz: str) -> Body:
-    return Body(
-        subject=f"{f.candidate.name} was reminded to book an interview",
-        paragraphs=[
-            f"{f.candidate.name} has not chosen a time for {_what(f)} yet and was reminded.",
-        ],
-        links=_view_link(i, f, s),
-    )
-
-
-_Renderer = Callable[[MailIntent, InterviewFacts, Settings, str], Body]
-_RENDERERS: dict[str, _Renderer] = {
-    MessageKind.INTERVIEW_REQUESTED: _requested,
-    MessageKind.ADDED_TO_INTERVIEW: _added,
-    MessageKind.REQUEST_SENT: _request_sent,
-    MessageKind.TIMES_UPDATED: _times_updated,
-    MessageKind.INTERVIEW_BOOKED: _booked,
-    MessageKind.ALTERNATIVE_TIMES_REQUESTED: _alternative,
-    MessageKind.INTERVIEW_CANCELLED: _cancelled,
-    MessageKind.BOOKING_REMINDER: _reminder,
-    MessageKind.REMINDER_SENT: _reminder_sent,
-}
+    return _SUBJECTS.get(kind) or "Roundtable: " + kind.replace("_", " ").capitalize()
 
 
 def _invite_details(intent: MailIntent, facts: InterviewFacts) -> InviteDetails:
@@ -278,6 +171,10 @@ def _text(greeting: str, body: Body) -> str:
     lines = [greeting, ""]
     for paragraph in body.paragraphs:
         lines += [paragraph, ""]
+    if body.changes:
+        lines.append(body.changes_title)
+        lines += [f"  - {c}" for c in body.changes]
+        lines.append("")
     if body.times:
         lines.append(body.times_title)
         lines += [f"  - {t}" for t in body.times]
@@ -292,6 +189,9 @@ def _html(greeting: str, body: Body) -> str:
     e = html.escape
     parts = [f"<p>{e(greeting)}</p>"]
     parts += [f"<p>{e(p)}</p>" for p in body.paragraphs]
+    if body.changes:
+        items = "".join(f"<li>{e(c)}</li>" for c in body.changes)
+        parts.append(f"<p>{e(body.changes_title)}</p><ul>{items}</ul>")
     if body.times:
         items = "".join(f"<li>{e(t)}</li>" for t in body.times)
         parts.append(f"<p>{e(body.times_title)}</p><ul>{items}</ul>")

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.links.grants import add_grant
 from app.models import Interview, Notification, User
+from app.notifications.events import Event, system_actor, to_json
 from app.notifications.kinds import InviteMethod, MessageKind
 from app.outbox.enqueue import enqueue
 from app.outbox.topics import MAIL_TOPIC
@@ -36,9 +37,15 @@ def tell(
     kind: MessageKind,
     interview: Interview | None,
     message: str,
+    event: Event | None = None,
     extra: dict[str, Any] | None = None,
 ) -> None:
-    """One notification (for users) and one mail (for everyone) per distinct address."""
+    """One notification (for users) and one mail (for everyone) per distinct address.
+
+    `event` is who acted and what changed, kept with both so their words are written for
+    each reader when read (app.notifications.wording); `message` is the plain fallback.
+    """
+    facts = to_json(event if event is not None else Event(actor=system_actor()))
     seen: set[str] = set()
     for recipient in recipients:
         if recipient.email in seen:
@@ -65,6 +72,7 @@ def tell(
                 "message": message,
                 # The mail's link is signed from this grant when the mail is rendered.
                 "link_grant_id": str(grant.id) if grant else None,
+                "event": facts,
                 **(extra or {}),
             },
         )
@@ -75,6 +83,7 @@ def tell(
                     interview_id=interview.id if interview else None,
                     kind=kind.value,
                     message=message,
+                    facts={**facts, "link_grant_id": str(grant.id) if grant else None},
                     email_outbox=mail,
                 )
             )

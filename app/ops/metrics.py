@@ -34,6 +34,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.models import Interview, OutboxMessage, OutboxStatus
+from app.ops.tracing import provider_span
 
 T = TypeVar("T")
 
@@ -74,7 +75,8 @@ async def observed_provider_call(provider: str, call: Awaitable[T]) -> T:
     """Await one provider call, counted by its outcome ("ok" or the error's kind)."""
     started, status = time.perf_counter(), "error"
     try:
-        result = await call
+        with provider_span(provider):
+            result = await call
         status = "ok"
         return result
     except Exception as exc:

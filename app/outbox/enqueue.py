@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import OutboxMessage
 from app.ops.logs import request_id
+from app.ops.tracing import with_trace_context
 
 OUTBOX_WRITTEN = "roundtable.outbox_written"
 
@@ -20,6 +21,7 @@ def enqueue(session: AsyncSession, *, topic: str, payload: dict[str, Any]) -> Ou
     if rid is not None:
         # The worker's log lines for this row carry the id of the request that caused it.
         payload = {**payload, "request_id": rid}
+    payload = with_trace_context(payload)  # the worker's spans continue this trace
     message = OutboxMessage(id=uuid.uuid4(), topic=topic, payload=payload)
     session.add(message)
     # Tells the unit of work to wake the outbox relay once the transaction commits.

@@ -40,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.db import begin_write
 from app.models import OutboxMessage, OutboxStatus
 from app.ops.logs import bound_request_id
+from app.ops.tracing import delivery_span
 from app.outbox.errors import Deferred, PermanentDeliveryError, TransientDeliveryError
 from app.workers.options import WorkerOptions
 
@@ -121,7 +122,15 @@ async def process_outbox_message(
         if handler is None:
             raise TransientDeliveryError(f"no worker handles topic {claimed.topic!r} yet")
         rid = claimed.payload.get("request_id")
-        with bound_request_id(rid if isinstance(rid, str) else None):
+        with (
+            bound_request_id(rid if isinstance(rid, str) else None),
+            delivery_span(
+                topic=claimed.topic,
+                message_id=claimed.id,
+                attempt=claimed.attempts,
+                payload=claimed.payload,
+            ),
+        ):
             async with _renewing_lease(sessions, claimed, clock, options.lease):
                 outcome = await handler(claimed)
         completion = outcome if isinstance(outcome, Completion) else Completion(note=outcome)

@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,7 +22,9 @@ from app.models import (
     InterviewStatus,
     Role,
     SlotReservation,
+    User,
 )
+from app.notifications.events import Event, actor_of
 from app.notifications.kinds import InviteMethod, MessageKind
 from app.notifications.service import tell
 from app.notifications.text import when
@@ -187,7 +190,11 @@ async def book_slot(
                 "start",
             ) from None
         raise
-    await _tell_booked(session, found, time_zone)
+    if viewer.user.time_zone != time_zone:
+        # The zone the candidate chose is theirs from now on: every later mail and in-app
+        # message, and this booking's, is written in it.
+        await session.execute(update(User).where(User.id == viewer.id).values(time_zone=time_zone))
+    await _tell_booked(session, found, time_zone, viewer)
     request_sync(session, interview.id)
     await emit_interview(session, EventType.BOOKED, interview)
     return interview
@@ -197,7 +204,9 @@ def _sqlstate(exc: IntegrityError) -> str | None:
     return getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
 
 
-async def _tell_booked(session: AsyncSession, found: InterviewContext, time_zone: str) -> None:
+async def _tell_booked(
+    session: AsyncSession, found: InterviewContext, time_zone: str, viewer: Viewer
+) -> None:
     interview = found.interview
     audience = await load_audience(session, interview, found.proposal, found.project)
     sync_state.awaiting(audience.participants)
@@ -212,6 +221,7 @@ async def _tell_booked(session: AsyncSession, found: InterviewContext, time_zone
         ],
         kind=MessageKind.INTERVIEW_BOOKED,
         interview=interview,
+        event=Event(actor=actor_of(viewer.user)),
         message=(
             f"{audience.candidate.name} booked the interview ({what}) for "
             f"{when(interview.booked_start, time_zone)}. Join: {interview.conference_url}"
@@ -251,6 +261,7 @@ async def request_alternative_times(
         recipients=[audience.manager_r(), audience.requester_r()],
         kind=MessageKind.ALTERNATIVE_TIMES_REQUESTED,
         interview=interview,
+        event=Event(actor=actor_of(viewer.user)),
         message=note,
     )
     await emit_interview(session, EventType.ALTERNATIVE_TIMES_REQUESTED, interview)

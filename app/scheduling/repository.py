@@ -53,8 +53,13 @@ async def get_proposal_and_project(
 
 
 async def next_round(session: AsyncSession, proposal_id: uuid.UUID) -> int:
+    """After the last round that took place or still may: a request cancelled before it
+    was booked was never a round, so its number is given again."""
+    never_booked = (Interview.status == InterviewStatus.CANCELLED) & Interview.booked_start.is_(
+        None
+    )
     last = await session.scalar(
-        select(func.max(Interview.round)).where(Interview.proposal_id == proposal_id)
+        select(func.max(Interview.round)).where(Interview.proposal_id == proposal_id, ~never_booked)
     )
     return (last or 0) + 1
 
@@ -164,7 +169,7 @@ async def interviews_of(
     rows = await session.scalars(
         select(Interview)
         .where(Interview.proposal_id == proposal_id, Interview.status == status)
-        .order_by(Interview.round)
+        .order_by(Interview.round, Interview.requested_at)
     )
     return list(rows)
 

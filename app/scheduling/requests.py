@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from app.links.grants import RevokedBecause, revoke_earlier_rounds, revoke_links
 from app.models import (
     Interview,
     InterviewStatus,
+    Organization,
     Participant,
     ParticipantKind,
     Project,
@@ -25,14 +27,15 @@ from app.models import (
     Role,
     User,
 )
+from app.notifications.events import Event, actor_of, window_changes
 from app.notifications.kinds import InviteMethod, MessageKind
-from app.notifications.service import tell, user_recipient
+from app.notifications.service import Recipient, tell, user_recipient
 from app.notifications.text import when
 from app.participants import state as sync_state
 from app.people.service import normalise_email
 from app.scheduling import repository
 from app.scheduling.access import interview_for, proposal_for, require_open, require_team
-from app.scheduling.audience import load_audience
+from app.scheduling.audience import Audience, load_audience
 from app.scheduling.windows import TimeRange, WindowRules, WindowText, parse_windows
 from app.text import optional_text, preview
 from app.timezones import zone
@@ -65,7 +68,7 @@ async def request_interview(
     settings: Settings,
     request: InterviewRequest,
     now: datetime,
-    rescheduled_from: Interview | None = None,
+    rescheduled_from: Rescheduling | None = None,
 ) -> Interview:
     proposal, project = await proposal_for(session, viewer, request.proposal_id, lock=True)
     require_team(viewer, project)
@@ -75,12 +78,17 @@ async def request_interview(
     interview = Interview(
         id=uuid.uuid4(),
         proposal_id=proposal.id,
-        round=await repository.next_round(session, proposal.id),
+        # A reschedule is the same round at other times.
+        round=(
+            rescheduled_from.old.round
+            if rescheduled_from is not None
+            else await repository.next_round(session, proposal.id)
+        ),
         requested_by_id=viewer.id,
         time_zone=request.time_zone,
         duration_minutes=request.duration_minutes,
         requested_at=now,
-        rescheduled_from_id=rescheduled_from.id if rescheduled_from else None,
+        rescheduled_from_id=rescheduled_from.old.id if rescheduled_from else None,
     )
     session.add(interview)
     await session.flush()
@@ -102,8 +110,13 @@ async def request_interview(
 
     audience = await load_audience(session, interview, proposal, project)
     title = f"round {interview.round} for {project.title}"
+    if rescheduled_from is not None:
+        _tell_rescheduled(session, interview, audience, rescheduled_from, viewer)
+        return interview
+    event = Event(actor=actor_of(viewer.user))
     tell(
         session,
+        event=event,
         recipients=[audience.candidate_r()],
         kind=MessageKind.INTERVIEW_REQUESTED,
         interview=interview,
@@ -114,6 +127,7 @@ async def request_interview(
         recipients=[*audience.members_r(), *audience.invitees_r()],
         kind=MessageKind.ADDED_TO_INTERVIEW,
         interview=interview,
+        event=event,
         message=f"You were added to the interview with {audience.candidate.name} ({title}).",
     )
     tell(
@@ -121,11 +135,57 @@ async def request_interview(
         recipients=[audience.manager_r()],
         kind=MessageKind.REQUEST_SENT,
         interview=interview,
+        event=event,
         message=f"{actor_name(viewer)} sent availability to {audience.candidate.name} ({title}).",
     )
     kind = EventType.RESCHEDULED if rescheduled_from is not None else EventType.REQUESTED
     await emit_interview(session, kind, interview)
     return interview
+
+
+@dataclass(frozen=True)
+class Rescheduling:
+    """The booked interview a new request replaces, and everyone its cancellation concerns."""
+
+    old: Interview
+    audience: Audience  # loaded while cancelling: who holds the event by mail
+    reason: str | None  # as the team gave it
+
+
+def _tell_rescheduled(
+    session: AsyncSession,
+    interview: Interview,
+    audience: Audience,
+    rescheduling: Rescheduling,
+    viewer: Viewer,
+) -> None:
+    """One message per person: the booking is cancelled (its iCalendar CANCEL attached for
+    those who got the invite by mail) and new times are offered."""
+    old = rescheduling.old
+    assert old.booked_start is not None and old.booked_end is not None
+    before = rescheduling.audience
+    cancel = InviteMethod.CANCEL
+    tell(
+        session,
+        recipients=[
+            before.candidate_r(cancel),
+            *before.team_r(cancel),
+            # Anyone on the new request the old one did not have (nobody, as it stands).
+            *audience.team_r(),
+            audience.manager_r(),
+        ],
+        kind=MessageKind.INTERVIEW_RESCHEDULED,
+        interview=interview,
+        message=f"{actor_name(viewer)} rescheduled round {interview.round}: the booking of "
+        f"{when(old.booked_start, old.time_zone)} is cancelled and new times are offered.",
+        event=Event(
+            actor=actor_of(viewer.user),
+            cancelled_booking=(old.booked_start, old.booked_end),
+            reason=rescheduling.reason,
+        ),
+        # The invite is the old booking's cancellation: its UID and its raised SEQUENCE.
+        extra={"invite_interview_id": str(old.id), "sequence": old.ical_sequence},
+    )
 
 
 async def _check_request(
@@ -244,7 +304,9 @@ async def update_availability(
     parsed = parse_windows(
         windows, tz=tz, rules=window_rules(settings, interview.duration_minutes, now)
     )
+    before = [(w.starts_at, w.ends_at) for w in await repository.windows_of(session, interview.id)]
     await repository.replace_windows(session, interview.id, parsed)
+    answers_alternative = interview.alternative_times_requested
     # New times answer a request for other times: the candidate is asked to choose again.
     interview.alternative_times_requested = False
     interview.last_edited_by_id = viewer.id
@@ -262,6 +324,11 @@ async def update_availability(
         kind=MessageKind.TIMES_UPDATED,
         interview=interview,
         message=message,
+        event=Event(
+            actor=actor_of(viewer.user),
+            changes=window_changes(before, [(w.start, w.end) for w in parsed]),
+            answers_alternative=answers_alternative,
+        ),
     )
     await emit_interview(session, EventType.UPDATED, interview)
     return interview
@@ -291,6 +358,7 @@ async def cancel_interview(
         )
     if not is_candidate:
         require_team(viewer, found.project)
+    require_not_over(interview, now)
     await mark_cancelled(
         session,
         found.interview,
@@ -301,6 +369,16 @@ async def cancel_interview(
         now=now,
     )
     return interview
+
+
+def require_not_over(interview: Interview, now: datetime) -> None:
+    """An interview that has taken place is history: it cannot be cancelled or moved."""
+    if interview.booked_end is not None and interview.booked_end <= now:
+        raise ServiceError.one(
+            ErrorCode.INVALID_STATE,
+            "the interview has already taken place; it cannot be cancelled",
+            "interviewId",
+        )
 
 
 def actor_name(viewer: Viewer) -> str:
@@ -331,8 +409,13 @@ async def mark_cancelled(
     by: User,
     reason: str | None,
     now: datetime,
-) -> None:
-    """Cancel, free the reserved time at once, and tell everyone concerned."""
+    announce: bool = True,
+) -> Audience:
+    """Cancel, free the reserved time at once, and tell everyone concerned.
+
+    `announce=False` when the caller tells them in its own message (a reschedule, a hire);
+    the audience returned says who held the booking and how (calendar or mailed invite).
+    """
     was_booked = interview.status is InterviewStatus.BOOKED
     # A reschedule or a hire has revoked them already, saying why; this catches the rest.
     await revoke_links(
@@ -352,6 +435,8 @@ async def mark_cancelled(
         sync_state.awaiting(audience.participants)
         request_sync(session, interview.id)  # remove the events from connected calendars
     await session.flush()
+    if not announce:
+        return audience
 
     what = f"round {interview.round} for {project.title}"
     if was_booked and interview.booked_start is not None:
@@ -369,8 +454,10 @@ async def mark_cancelled(
         kind=MessageKind.INTERVIEW_CANCELLED,
         interview=interview,
         message=message,
+        event=Event(actor=actor_of(by), reason=reason),
     )
     await emit_interview(session, EventType.CANCELLED, interview)
+    return audience
 
 
 async def reschedule_interview(
@@ -394,16 +481,19 @@ async def reschedule_interview(
             "only a booked interview can be rescheduled; edit the times of a pending one",
             "interviewId",
         )
+    require_not_over(old, now)
     participants = await repository.participants_of(session, old.id)
     await revoke_links(session, interview_ids=[old.id], because=RevokedBecause.RESCHEDULED, now=now)
-    await mark_cancelled(
+    given = clean_reason(reason)
+    cancelled_audience = await mark_cancelled(
         session,
         old,
         found.proposal,
         found.project,
         by=viewer.user,
-        reason=clean_reason(reason) or "rescheduled",
+        reason=given or "rescheduled",
         now=now,
+        announce=False,  # one message says both: cancelled, and the new times
     )
     return await request_interview(
         session=session,
@@ -418,24 +508,66 @@ async def reschedule_interview(
             duration_minutes=old.duration_minutes,
         ),
         now=now,
-        rescheduled_from=old,
+        rescheduled_from=Rescheduling(old=old, audience=cancelled_audience, reason=given),
     )
 
 
+class UpcomingInterviews(enum.StrEnum):
+    """What a hire does with a booked interview still to come."""
+
+    KEEP = "KEEP"
+    CANCEL = "CANCEL"
+
+
 async def hire_candidate(
-    *, session: AsyncSession, viewer: Viewer, proposal_id: uuid.UUID, now: datetime
+    *,
+    session: AsyncSession,
+    viewer: Viewer,
+    proposal_id: uuid.UUID,
+    now: datetime,
+    upcoming: UpcomingInterviews = UpcomingInterviews.KEEP,
 ) -> Proposal:
+    """HIRED: pending requests are withdrawn; a booked interview still to come is kept or
+    cancelled as the team chose. One message each to the candidate (about the offer), the
+    team and the account manager; calendar cancellations ride on it."""
     proposal, project = await proposal_for(session, viewer, proposal_id, lock=True)
     if not viewer.can_act_for_organization(project.organization_id):
         raise ServiceError.one(ErrorCode.FORBIDDEN, "only the hiring team can hire", "proposalId")
     require_open(proposal)
     proposal.status = ProposalStatus.HIRED
     pending = await repository.interviews_of(session, proposal.id, InterviewStatus.PENDING)
-    await revoke_links(
-        session, interview_ids=[i.id for i in pending], because=RevokedBecause.HIRED, now=now
+    booked = await repository.interviews_of(session, proposal.id, InterviewStatus.BOOKED)
+    coming = sorted(
+        (i for i in booked if i.booked_end is not None and i.booked_end > now),
+        key=lambda i: i.booked_start or now,
     )
+    cancelling = coming if upcoming is UpcomingInterviews.CANCEL else []
+    await revoke_links(
+        session,
+        interview_ids=[i.id for i in [*pending, *cancelling]],
+        because=RevokedBecause.HIRED,
+        now=now,
+    )
+    audiences: list[Audience] = []
     for interview in pending:
-        await mark_cancelled(
+        audiences.append(
+            await mark_cancelled(
+                session,
+                interview,
+                proposal,
+                project,
+                by=viewer.user,
+                reason="the candidate was hired",
+                now=now,
+                announce=False,
+            )
+        )
+    invited: list[Recipient] = []
+    cancel_extra: dict[str, object] = {}
+    for index, interview in enumerate(cancelling):
+        # The first cancelled booking's CANCEL rides on the hire message; a second booked
+        # round still to come (rare) gets its own cancellation message.
+        audience = await mark_cancelled(
             session,
             interview,
             proposal,
@@ -443,19 +575,61 @@ async def hire_candidate(
             by=viewer.user,
             reason="the candidate was hired",
             now=now,
+            announce=index > 0,
         )
+        audiences.append(audience)
+        if index == 0:
+            cancel = InviteMethod.CANCEL
+            invited = [audience.candidate_r(cancel), *audience.team_r(cancel)]
+            cancel_extra = {
+                "invite_interview_id": str(interview.id),
+                "sequence": interview.ical_sequence,
+            }
+    for interview in coming if not cancelling else []:
+        audiences.append(await load_audience(session, interview, proposal, project))
+    # Those who interviewed the candidate hear of the hire too (members, not invitees).
+    interviewed: list[Recipient] = []
+    for interview in booked:
+        if interview.booked_end is not None and interview.booked_end <= now:
+            past = await load_audience(session, interview, proposal, project)
+            interviewed += [*past.members_r(), past.requester_r()]
     people = await repository.users_by_ids(
         session, {project.account_manager_id, proposal.candidate_id}
     )
     manager, candidate = people[project.account_manager_id], people[proposal.candidate_id]
+    organization = await session.get(Organization, project.organization_id)
+    first_cancelled = cancelling[0] if cancelling else None
+    first_kept = coming[0] if coming and not cancelling else None
+    team = [r for audience in audiences for r in audience.team_r()] + interviewed
+    if viewer.role is Role.HIRING_MEMBER:
+        team.insert(0, user_recipient(viewer.user))
     tell(
         session,
-        recipients=[user_recipient(manager)],
+        recipients=[*invited, user_recipient(candidate), *team, user_recipient(manager)],
         kind=MessageKind.CANDIDATE_HIRED,
         interview=None,
-        message=f"{viewer.user.name} hired {candidate.name} for {project.title}.",
-        extra={"proposal_id": str(proposal.id)},
+        message=f"{actor_name(viewer)} hired {candidate.name} for {project.title}.",
+        event=Event(
+            actor=actor_of(viewer.user),
+            cancelled_booking=_span(first_cancelled),
+            kept_booking=_span(first_kept),
+            withdrawn_requests=len(pending),
+            candidate_id=candidate.id,
+            candidate_name=candidate.name,
+            project_title=project.title,
+            organization=organization.name if organization else None,
+            manager_id=manager.id,
+            manager_name=manager.name,
+            manager_email=manager.email,
+        ),
+        extra={"proposal_id": str(proposal.id), **cancel_extra},
     )
     await emit_proposal(session, EventType.HIRED, proposal)
     await session.flush()
     return proposal
+
+
+def _span(interview: Interview | None) -> tuple[datetime, datetime] | None:
+    if interview is None or interview.booked_start is None or interview.booked_end is None:
+        return None
+    return interview.booked_start, interview.booked_end

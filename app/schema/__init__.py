@@ -9,6 +9,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from app.config import Settings
 from app.ops.graphql_metrics import OperationMetrics
+from app.ops.tracing import schema_extensions
 from app.schema.browsing import BrowsingQuery
 from app.schema.calendars import CalendarMutation, CalendarQuery
 from app.schema.input_limits import guard_root_fields
@@ -88,6 +89,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             LinkFieldsOnly,  # a mail link reaches its interview's fields and nothing else
             MutationRateLimit,
             OperationMetrics,
+            *schema_extensions(),  # spans per operation when traces are on
         ],
     )
     schema.hide_suggestions = not settings.introspection

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import uuid
 from datetime import date, datetime
 from typing import Any
@@ -34,6 +35,12 @@ from app.schema.types import (
 
 strawberry.enum(DomainInterviewGroup)
 InterviewGroup = DomainInterviewGroup
+
+
+@strawberry.enum(description="What hiring does with a booked interview still to come.")
+class UpcomingInterviews(enum.Enum):
+    KEEP = "KEEP"  # it takes place as booked
+    CANCEL = "CANCEL"  # cancelled; everyone told, calendars updated
 
 
 @strawberry.input
@@ -346,8 +353,20 @@ class InterviewMutation:
 
         return await _interview_mutation(info, work)
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated])
-    async def hire_candidate(self, info: Info, proposal_id: strawberry.ID) -> ProposalPayload:
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description=(
+            "Closes the proposal as hired; pending requests are withdrawn. A booked interview "
+            "still to come is kept unless `upcomingInterviews: CANCEL`. The candidate, the "
+            "team and the account manager are each told."
+        ),
+    )
+    async def hire_candidate(
+        self,
+        info: Info,
+        proposal_id: strawberry.ID,
+        upcoming_interviews: UpcomingInterviews = UpcomingInterviews.KEEP,
+    ) -> ProposalPayload:
         ctx = info.context
 
         async def work(session: AsyncSession) -> Any:
@@ -356,6 +375,7 @@ class InterviewMutation:
                 viewer=ctx.require_viewer(),
                 proposal_id=parse_id(proposal_id, "proposalId", "proposal"),
                 now=ctx.clock(),
+                upcoming=requests.UpcomingInterviews(upcoming_interviews.value),
             )
 
         proposal, errors = await ctx.unit_of_work(work)

@@ -78,7 +78,11 @@ def _latest_interviews(
         for last, proposal_ids in by_size.items():
             newest_first = (
                 func.row_number()
-                .over(partition_by=Interview.proposal_id, order_by=Interview.round.desc())
+                .over(
+                    partition_by=Interview.proposal_id,
+                    # A reschedule shares its round: the later request is the newer.
+                    order_by=(Interview.round.desc(), Interview.requested_at.desc()),
+                )
                 .label("position")
             )
             ranked = (
@@ -90,7 +94,7 @@ def _latest_interviews(
                 select(Interview)
                 .join(ranked, ranked.c.id == Interview.id)
                 .where(ranked.c.position <= last)
-                .order_by(Interview.round)
+                .order_by(Interview.round, Interview.requested_at)
             )
             async with lock:
                 rows = await session.scalars(query)

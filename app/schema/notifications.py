@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import ServiceError, validation
 from app.notifications import listing
+from app.notifications.inapp import in_app_texts
 from app.notifications.kinds import MessageKind
 from app.pagination import Cursor
 from app.schema.connections import connection, paging
@@ -37,24 +38,33 @@ class NotificationQuery:
         after: str | None = None,
         kinds: list[str] | None = None,
     ) -> NotificationConnection:
-        user_id = info.context.require_viewer().id
+        viewer = info.context.require_viewer()
+        user_id = viewer.id
+        settings = info.context.settings
         wanted = _kinds(kinds)
         size, cursor = paging(first, after)
-        return await connection(
-            info,
-            fetch=lambda session: listing.notifications_of(
+
+        async def fetch(session: AsyncSession) -> tuple[list[Notification], bool]:
+            rows, has_next = await listing.notifications_of(
                 session=session,
                 user_id=user_id,
                 unread_only=bool(unread_only),
                 kinds=wanted,
                 first=size,
                 after=cursor,
-            ),
+            )
+            # Written now, for the reader as they are now, in one batch for the page.
+            texts = await in_app_texts(session, rows, viewer=viewer, settings=settings)
+            return [Notification(model=row, text=texts.get(row.id)) for row in rows], has_next
+
+        return await connection(
+            info,
+            fetch=fetch,
             count=lambda session: listing.count_notifications(
                 session=session, user_id=user_id, unread_only=bool(unread_only), kinds=wanted
             ),
-            cursor_of=lambda row: Cursor(row.created_at, row.id),
-            node=lambda row: Notification(model=row),
+            cursor_of=lambda node: Cursor(node.model.created_at, node.model.id),
+            node=lambda node: node,
             after=cursor,
         )
 

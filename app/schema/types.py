@@ -7,10 +7,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
+from strawberry.dataloader import DataLoader
 
 from app import models
 from app.models import ParticipantKind as DomainParticipantKind
 from app.models import SyncState as DomainSyncState
+from app.notifications.inapp import in_app_texts
 from app.pagination import page_size
 from app.schema.calendars import CalendarConnection, own_connections
 from app.schema.connections import Connection
@@ -356,9 +358,33 @@ class Application:
     )
 
 
+async def in_app_message(info: Info, notification: models.Notification) -> str:
+    """A notification reached alone (node, nodes, a subscription): batched per request."""
+    return await _in_app_loader(info).load(notification)
+
+
+def _in_app_loader(info: Info) -> DataLoader[models.Notification, str]:
+    state = info.context.request.state
+    loader: DataLoader[models.Notification, str] | None = getattr(state, "in_app_texts", None)
+    if loader is None:
+        ctx = info.context
+        viewer = ctx.require_viewer()
+
+        async def load(rows: list[models.Notification]) -> list[str]:
+            async with ctx.db() as session:
+                texts = await in_app_texts(session, rows, viewer=viewer, settings=ctx.settings)
+            return [texts[row.id] for row in rows]
+
+        loader = DataLoader(load_fn=load, cache_key_fn=lambda row: row.id)
+        state.in_app_texts = loader
+    return loader
+
+
 @strawberry.type
 class Notification(Node):
     model: strawberry.Private[models.Notification]
+    # Written for the reader when the page was read (app.notifications.inapp).
+    text: strawberry.Private[str | None] = None
 
     @strawberry.field
     def id(self) -> strawberry.ID:
@@ -368,9 +394,13 @@ class Notification(Node):
     def kind(self) -> str:
         return self.model.kind
 
-    @strawberry.field
-    def message(self) -> str:
-        return self.model.message
+    @strawberry.field(
+        description="Written for you when read: your time zone, the current times and link."
+    )
+    async def message(self, info: Info) -> str:
+        if self.text is not None:
+            return self.text
+        return await in_app_message(info, self.model)
 
     @strawberry.field
     def read(self) -> bool:

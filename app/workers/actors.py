@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.middleware import Middleware
 
 from app.calendars.reconcile_schedule import request_due_reconciles
+from app.ops.worker_metrics import record_delivery, record_sweep
 from app.outbox import topics
 from app.outbox.processing import Outcome, process_outbox_message, publish_pending
 from app.workers.reminders import send_due_reminders
@@ -44,6 +46,7 @@ def declare_actors(broker: dramatiq.Broker, runtime: WorkerRuntime) -> Actors:
 
     def make(topic: str) -> dramatiq.Actor[Any, Any]:
         async def process(message_id: str) -> None:
+            started = time.perf_counter()
             result = await process_outbox_message(
                 sessions=runtime.sessions,
                 handlers=handlers,
@@ -51,6 +54,7 @@ def declare_actors(broker: dramatiq.Broker, runtime: WorkerRuntime) -> Actors:
                 options=options,
                 clock=runtime.clock,
             )
+            record_delivery(topic, result.outcome.value, started)
             if result.retry_in is None:
                 return
             delay = int(result.retry_in / timedelta(milliseconds=1))
@@ -102,6 +106,7 @@ async def sweep(actors: Actors) -> tuple[int, int]:
         options=runtime.options,
         now=runtime.clock(),
     )
+    record_sweep()
     return reminded, published
 
 

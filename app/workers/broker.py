@@ -10,6 +10,8 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AsyncIO
 
+from app.ops.tracing import WorkerTracing
+from app.ops.worker_metrics import WorkerMetrics
 from app.workers.options import WorkerOptions
 
 
@@ -28,4 +30,7 @@ def create_broker(url: str, options: WorkerOptions | None = None) -> dramatiq.Br
         raise ValueError(f"unsupported broker URL scheme {scheme!r}: use redis:// or amqp://")
     # Actors are `async def`: this middleware runs them on its own loop in its own thread.
     broker.add_middleware(AsyncIO())
+    # Dramatiq's Prometheus exposition in `dramatiq` worker processes (app/ops/worker_metrics).
+    broker.add_middleware(WorkerMetrics())
+    broker.add_middleware(WorkerTracing())  # OTEL_* traces in `dramatiq` worker processes
     return broker

@@ -12,6 +12,7 @@ import uuid
 from app.calendars.disconnect import DISCONNECT_KEY, remove_connection_events
 from app.calendars.reconcile import RECONCILE_KEY, reconcile_connection
 from app.calendars.sync import sync_interview
+from app.ops.worker_metrics import record_reconcile
 from app.outbox.errors import PermanentDeliveryError, TransientDeliveryError
 from app.outbox.processing import ClaimedMessage
 from app.outbox.topics import SYNC_TOPIC, handles
@@ -52,6 +53,10 @@ async def _reconcile(message: ClaimedMessage, runtime: WorkerRuntime, *, final: 
         connection_id=uuid.UUID(str(message.payload[RECONCILE_KEY])),
         clock=runtime.clock,
         final_attempt=final,
+    )
+    record_reconcile(
+        found=result.found,
+        repaired={"restore": result.restored, "move": result.moved_back, "remove": result.removed},
     )
     reasons = "; ".join(result.errors)
     if result.pending:

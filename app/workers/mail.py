@@ -23,7 +23,7 @@ from app.notifications.facts import (
     InterviewFacts,
     MailIntent,
     load_interview_facts,
-    recipient_name,
+    load_reader,
     superseded,
 )
 from app.notifications.kinds import MessageKind
@@ -50,7 +50,14 @@ async def deliver_mail(
             if intent.interview_id is not None
             else None
         )
-        name = await recipient_name(session, intent.user_id)
+        invite_facts = (
+            await load_interview_facts(session, intent.invite_interview_id)
+            if intent.invite_interview_id is not None
+            else None
+        )
+        # The reader as they are now: a candidate's zone chosen at booking applies to every
+        # mail rendered since, including those queued before.
+        reader = await load_reader(session, intent.user_id)
         await session.commit()
     skip = superseded(intent, facts)
     if skip is not None:
@@ -62,7 +69,14 @@ async def deliver_mail(
             retry_after=runtime.settings.conference_wait_poll_seconds,
         )
     try:
-        mail = render_mail(intent, facts, runtime.settings, recipient_name=name)
+        mail = render_mail(
+            intent,
+            facts,
+            runtime.settings,
+            recipient_name=reader.name,
+            reader_zone=reader.time_zone,
+            invite_facts=invite_facts,
+        )
         await runtime.mail.send(mail)
     except Exception as exc:
         # The same rule as `process_outbox_message`: a permanent refusal, or any error on
@@ -121,7 +135,7 @@ async def record_invite(
     interview's current SEQUENCE counts: a booking's invite that went out just before a
     cancellation cannot overwrite what the cancellation's own mail recorded.
     """
-    if intent.invite is None or intent.interview_id is None:
+    if intent.invite is None or intent.invite_about is None:
         return 0
     async with sessions() as session:
         await begin_write(session)
@@ -134,9 +148,9 @@ async def write_invite_state(
     session: AsyncSession, *, intent: MailIntent, error: str | None
 ) -> int:
     """The UPDATE behind `record_invite`, inside the caller's transaction."""
-    if intent.invite is None or intent.interview_id is None:
+    if intent.invite is None or intent.invite_about is None:
         return 0
-    current = select(Interview.id).where(Interview.id == intent.interview_id)
+    current = select(Interview.id).where(Interview.id == intent.invite_about)
     if intent.sequence is not None:
         current = current.where(Interview.ical_sequence == intent.sequence)
     state, reason = sync_state.invite_outcome(error)
@@ -150,6 +164,6 @@ async def write_invite_state(
         .execution_options(synchronize_session=False)
     )
     changed: int = getattr(result, "rowcount", 0) or 0
-    if changed:
+    if changed and intent.interview_id is not None:
         note_interview_changed(session, intent.interview_id)  # subscriptions hear of it
     return changed

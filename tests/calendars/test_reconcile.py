@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -178,6 +179,7 @@ async def test_one_sweep_repairs_events_deleted_moved_duplicated_and_cancelled_b
             fakes.microsoft.expire_delta_tokens()
 
         # One sweep, asked for by an admin.
+        before, calls_before = drift_counts(), provider_calls()
         asked = await gql(RECONCILE, {"id": None}, token=world.token(world.admin))
         assert asked["data"]["reconcileCalendars"] == {"queued": 2, "errors": []}
         for row in await drainer.pending(SYNC_TOPIC):
@@ -196,12 +198,45 @@ async def test_one_sweep_repairs_events_deleted_moved_duplicated_and_cancelled_b
     ), notes
     if tokens == "incremental":
         assert fakes.google.list_calls[-1].get("syncToken")
+    # The same, counted for Prometheus (both calendars): found and repaired, by kind.
+    after = drift_counts()
+    counted = {key: after[key] - before[key] for key in after}
+    assert counted == {
+        ("found", "deleted"): 2, ("found", "moved"): 2, ("found", "extra"): 4,
+        ("repaired", "deleted"): 2, ("repaired", "moved"): 2, ("repaired", "extra"): 4,
+    }
+    # Each calendar's listing and repairs are provider calls, counted and timed.
+    calls = provider_calls()
+    for key in calls:
+        assert calls[key] - calls_before[key] >= 4, key  # a listing and three repairs at least
 
     # Each participant's state and last check, in the API.
     shown = await gql(PARTICIPANTS, {"id": str(deleted.id)}, token=world.token(member))
     rows = {p["email"]: p for p in shown["data"]["interview"]["participants"]}
     for email in (member.email, colleague.email):
         assert rows[email]["syncState"] == "SYNCED" and rows[email]["syncCheckedAt"]
+
+
+def drift_counts() -> dict[tuple[str, str], float]:
+    return {
+        (what, kind): REGISTRY.get_sample_value(
+            f"roundtable_reconcile_drift_{what}_total", {"kind": kind}
+        )
+        or 0.0
+        for what in ("found", "repaired")
+        for kind in ("deleted", "moved", "extra")
+    }
+
+
+def provider_calls() -> dict[tuple[str, str], float]:
+    return {
+        (name, provider): REGISTRY.get_sample_value(name, labels) or 0.0
+        for provider in ("google", "microsoft")
+        for name, labels in (
+            ("roundtable_provider_calls_total", {"provider": provider, "status": "ok"}),
+            ("roundtable_provider_call_seconds_count", {"provider": provider}),
+        )
+    }
 
 
 async def sweep_notes(engine: AsyncEngine) -> list[str]:

@@ -79,7 +79,7 @@ def shots(request: pytest.FixtureRequest) -> Shots:
 
 async def candidate_mail_link(live: LiveServer, world: Any) -> str:
     mail = await live.wait_for_mail(
-        to=world.a.candidate.email, subject="Select a time for your interview"
+        to=world.a.candidate.email, subject="choose a time"
     )
     return link_in(mail, "Select an interview time")
 
@@ -148,7 +148,7 @@ async def test_candidate_books_from_the_mail_sees_the_meeting_and_cancels(
     await shots(page, "booked")
 
     # The invitee's own link shows the same meeting, and no way to change anything.
-    guest_mail = await live.wait_for_mail(to=GUEST, subject="You were added to an interview")
+    guest_mail = await live.wait_for_mail(to=GUEST, subject="added you to an interview")
     guest = await context.new_page()
     assert (await guest.goto(link_in(guest_mail, "View the interview"))).status == 200
     await expect(guest.get_by_role("heading", name="The interview is booked")).to_be_visible()

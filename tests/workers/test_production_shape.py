@@ -9,17 +9,24 @@ and `/ready` goes unready while the broker is down and ready again after.
 from __future__ import annotations
 
 import asyncio
+import copy
+import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 import yaml
+from jsonschema import Draft201909Validator
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
@@ -27,9 +34,72 @@ from app.models import utcnow
 from tests.conftest import ROOT, SECRET, make_settings
 from tests.factories import make_interview, make_world
 from tests.workers.conftest import NEVER_HOURS, eventually
+from tests.workers.otlp import OtlpReceiver
 from tests.workers.smtp import SmtpServer, free_port
 
 ROUNDTABLE = [sys.executable, "-m", "app.cli"]
+
+
+COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+# The Compose Specification's JSON schema as docker-compose 1.29.2 ships it (see the file's
+# note in tests/fixtures/README.md); Docker's own CLI validates against its successor.
+COMPOSE_SCHEMA: dict[str, Any] = json.loads((ROOT / "tests/fixtures/compose_spec.json").read_text())
+
+# What this test adds to the compose environment: shorter waits, and no reminders or rate
+# limits for the test clock's old interviews and its many requests from one address.
+TEST_TUNING = {
+    "ROUNDTABLE_REMINDER_AFTER_HOURS": str(NEVER_HOURS),
+    "ROUNDTABLE_RATE_LIMITS": "off",
+    "ROUNDTABLE_WORKER_PROCESSES": "1",
+    "ROUNDTABLE_WORKER_THREADS": "2",
+    "ROUNDTABLE_WORKER_SWEEP_INTERVAL_SECONDS": "0.5",
+    "dramatiq_restart_delay": "100",
+}
+
+
+def observers(worker_metrics_port: int, otlp_endpoint: str) -> dict[str, str]:
+    """Where this test watches from: the worker's metrics port, and traces to a loopback
+    OTLP receiver exported in batches every 0.2 s (an operator's own choices, not compose's)."""
+    return {
+        "dramatiq_prom_host": "127.0.0.1",
+        "dramatiq_prom_port": str(worker_metrics_port),
+        "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint,
+        "OTEL_BSP_SCHEDULE_DELAY": "200",
+        "OTEL_TRACES_SAMPLER": "always_on",
+    }
+
+
+VARIABLE = re.compile(r"\$\{(\w+)(?::([?-])([^}]*))?\}")
+
+
+def production_environment(
+    *, database_url: str, redis_url: str, operator: dict[str, str]
+) -> dict[str, str]:
+    """docker-compose.yml's environment for this machine: `${VAR:-default}` as an operator
+    who sets only `operator` gets it, and the compose services' addresses replaced."""
+    local_service = {"postgres": database_url, "redis": redis_url}
+
+    def interpolate(match: re.Match[str]) -> str:
+        name, kind, default = match.groups()
+        if name in operator:
+            return operator[name]
+        assert kind == "-", f"{name} must be set by the operator: {default}"
+        return default
+
+    env = {}
+    for name, value in COMPOSE["services"]["api"]["environment"].items():
+        value = VARIABLE.sub(interpolate, str(value))
+        host = urlsplit(value).hostname if "://" in value else None
+        env[name] = local_service[host] if host in COMPOSE["services"] else value
+    return env
+
+
+def sample(metrics: str, name: str, **labels: str) -> float:
+    for family in text_string_to_metric_families(metrics):
+        for found in family.samples:
+            if found.name == name and all(found.labels.get(k) == v for k, v in labels.items()):
+                return float(found.value)
+    return 0.0
 
 
 class Processes:
@@ -68,6 +138,12 @@ def processes(tmp_path: Path) -> Iterator[Processes]:
     running.stop_all()
 
 
+@pytest.fixture
+def otlp() -> Iterator[OtlpReceiver]:
+    with OtlpReceiver() as receiver:
+        yield receiver
+
+
 def redis_argv(port: int) -> list[str]:
     server = shutil.which("redis-server")
     if server is None:
@@ -96,23 +172,19 @@ async def test_two_apis_and_a_worker_share_one_database_and_broker(
     session: AsyncSession,
     smtp: SmtpServer,
     processes: Processes,
+    otlp: OtlpReceiver,
 ) -> None:
-    redis_port, api_ports = free_port(), (free_port(), free_port())
+    redis_port, api_ports, worker_metrics_port = free_port(), (free_port(), free_port()), free_port()
     processes.start("redis", redis_argv(redis_port), dict(os.environ))
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROUNDTABLE_")}
     env.update(
-        ROUNDTABLE_DATABASE_URL=database_url,
-        ROUNDTABLE_BROKER_URL=f"redis://127.0.0.1:{redis_port}/0",
-        ROUNDTABLE_SMTP_URL=smtp.url,
-        ROUNDTABLE_SECRET_KEY=SECRET,
-        ROUNDTABLE_PUBLIC_URL="https://roundtable.example.com",
-        ROUNDTABLE_REMINDER_AFTER_HOURS=str(NEVER_HOURS),
-        ROUNDTABLE_RATE_LIMITS="off",
-        ROUNDTABLE_WORKER_PROCESSES="1",
-        ROUNDTABLE_WORKER_THREADS="2",
-        ROUNDTABLE_WORKER_SWEEP_INTERVAL_SECONDS="0.5",
-        dramatiq_restart_delay="100",
+        production_environment(
+            database_url=database_url,
+            redis_url=f"redis://127.0.0.1:{redis_port}/0",
+            operator={"ROUNDTABLE_SECRET_KEY": SECRET, "ROUNDTABLE_SMTP_URL": smtp.url},
+        )
     )
+    env.update(TEST_TUNING, **observers(worker_metrics_port, otlp.endpoint))
     migrate = await asyncio.to_thread(
         subprocess.run,
         [*ROUNDTABLE, "migrate"],
@@ -161,6 +233,39 @@ async def test_two_apis_and_a_worker_share_one_database_and_broker(
 
     await eventually(booking_mails_arrived, what="the booking's mails at the SMTP server", deadline_seconds=60)
 
+    # The booking, its outbox rows and their delivery, as Prometheus scrapes them: the rows
+    # from any API (read from the database), the deliveries from the worker's exposition.
+    async def delivered_in_metrics() -> bool:
+        async with httpx.AsyncClient(timeout=5) as http:
+            api = (await http.get(f"{second}/metrics")).text
+            worker = (await http.get(f"http://127.0.0.1:{worker_metrics_port}/")).text
+        return (
+            sample(api, "roundtable_interviews", status="BOOKED") == 1
+            and sample(api, "roundtable_outbox_messages", topic="mail", status="DONE") >= 2
+            and sample(worker, "roundtable_outbox_deliveries_total", topic="mail", outcome="DONE") >= 2
+            and sample(worker, "dramatiq_messages_total", queue_name="mail", actor_name="outbox_mail") >= 2
+        )
+
+    await eventually(delivered_in_metrics, what="the delivery in the metrics", deadline_seconds=30)
+    health = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "app.ops.worker_health", "--url", f"http://127.0.0.1:{worker_metrics_port}/"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert health.returncode == 0, health.stderr
+
+    # One trace from the API's booking to the worker's deliveries of its mails.
+    async def one_trace() -> bool:
+        spans = otlp.received()
+        deliveries = {s.trace_id for s in spans if s.service == "roundtable-worker" and s.name == "outbox mail"}
+        operations = {s.trace_id for s in spans if s.service == "roundtable-api" and s.name.startswith("GraphQL")}
+        return bool(deliveries & operations)
+
+    await eventually(one_trace, what="the booking's trace reaching the worker", deadline_seconds=30)
+
     processes.stop("redis")
     await eventually(lambda: answers(f"{first}/ready", 503), what="unready without the broker")
     async with httpx.AsyncClient(timeout=5) as http:
@@ -173,26 +278,53 @@ async def test_two_apis_and_a_worker_share_one_database_and_broker(
 
 def test_the_compose_file_wires_the_same_set() -> None:
     """docker-compose.yml cannot be started here (no Docker engine): check its wiring."""
-    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    services = compose["services"]
+    services = COMPOSE["services"]
     assert {"postgres", "redis", "migrate", "api", "worker"} <= set(services)
     assert services["migrate"]["command"] == "roundtable migrate"
     assert services["api"]["command"].startswith("roundtable api ")
     assert services["worker"]["command"] == "roundtable worker"
     env = services["api"]["environment"]
     assert services["worker"]["environment"] == env == services["migrate"]["environment"]
-    # The variables this test's processes get are the ones the compose file sets.
-    assert set(env) == {
-        "ROUNDTABLE_DATABASE_URL",
-        "ROUNDTABLE_BROKER_URL",
-        "ROUNDTABLE_SECRET_KEY",
-        "ROUNDTABLE_PUBLIC_URL",
-        "ROUNDTABLE_SMTP_URL",
-        "ROUNDTABLE_GRAPHIQL",
-    }
     assert "/ready" in " ".join(services["api"]["healthcheck"]["test"])
+    assert "app.ops.worker_health" in " ".join(services["worker"]["healthcheck"]["test"])
     for dependency in ("migrate", "redis"):
         assert dependency in services["worker"]["depends_on"]
         assert dependency in services["api"]["depends_on"]
     # Every variable is one Settings knows (a typo would be ignored silently at start).
     assert {k.removeprefix("ROUNDTABLE_").lower() for k in env} <= set(Settings.model_fields)
+
+
+def test_the_compose_file_is_valid_by_the_compose_specification() -> None:
+    errors = sorted(
+        Draft201909Validator(COMPOSE_SCHEMA).iter_errors(COMPOSE), key=lambda e: list(e.path)
+    )
+    assert not errors, [f"{'/'.join(map(str, e.path))}: {e.message}" for e in errors]
+
+
+def test_the_compose_schema_check_catches_a_misspelt_key() -> None:
+    broken = copy.deepcopy(COMPOSE)
+    broken["services"]["worker"]["enviroment"] = broken["services"]["worker"].pop("environment")
+    assert list(Draft201909Validator(COMPOSE_SCHEMA).iter_errors(broken))
+
+
+def test_this_test_runs_the_compose_files_environment() -> None:
+    """The processes above get exactly the compose file's variables, its defaults for the
+    values an operator may leave alone, and local addresses for its services; only the
+    timings in TEST_TUNING and the observers' addresses are added."""
+    env = production_environment(
+        database_url="postgresql://db.test/x",
+        redis_url="redis://broker.test/0",
+        operator={"ROUNDTABLE_SECRET_KEY": "k" * 32, "ROUNDTABLE_SMTP_URL": "smtp://mail.test:25"},
+    )
+    assert set(env) == set(COMPOSE["services"]["api"]["environment"])
+    assert env["ROUNDTABLE_DATABASE_URL"] == "postgresql://db.test/x"
+    assert env["ROUNDTABLE_BROKER_URL"] == "redis://broker.test/0"
+    assert env["ROUNDTABLE_PUBLIC_URL"] == "http://localhost:8000"  # the compose default
+    assert env["ROUNDTABLE_GRAPHIQL"] == "false"
+    assert not set(TEST_TUNING) & set(env)
+    for name in TEST_TUNING:
+        # Timings and test isolation only: no address, secret or feature of the set.
+        assert name.startswith(("ROUNDTABLE_WORKER_", "ROUNDTABLE_REMINDER_", "ROUNDTABLE_RATE_LIMITS", "dramatiq_"))
+    assert all(name.startswith(("dramatiq_prom_", "OTEL_")) for name in observers(1, "http://o"))
+    with pytest.raises(AssertionError, match="ROUNDTABLE_SECRET_KEY"):
+        production_environment(database_url="x", redis_url="y", operator={})

@@ -26,7 +26,9 @@ GUEST = "guest@outside.example"
 
 def mails_to(messages: list[EmailMessage], address: str, subject_start: str) -> list[EmailMessage]:
     return [
-        m for m in messages if m["To"] == address and str(m["Subject"]).startswith(subject_start)
+        m
+        for m in messages
+        if m["To"] == address and str(m["Subject"]).strip().startswith(subject_start)
     ]
 
 
@@ -110,7 +112,9 @@ async def test_booking_and_cancellation_invites_arrive_and_parse(
     background.wake()
     await eventually(all_done(engine), what="the cancellation delivered")
     messages = smtp.handler.messages()
-    [cancel] = mails_to(messages, side.candidate.email, "Interview cancelled")
+    [cancel] = mails_to(
+        messages, side.candidate.email, f"{side.organization.name} cancelled your interview"
+    )
     calendar = invite_of(cancel)
     event = calendar.events[0]
     assert calendar["METHOD"] == "CANCEL"
@@ -118,8 +122,8 @@ async def test_booking_and_cancellation_invites_arrive_and_parse(
     assert int(event["SEQUENCE"]) == 1, "higher than the booking's"
     assert event["STATUS"] == "CANCELLED"
     assert event.DTSTART.astimezone(UTC) == booked.booked_start
-    assert "Reason: the role was filled" in cancel.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    [guest_cancel] = mails_to(messages, GUEST, "Interview cancelled")
+    assert "Reason given: the role was filled" in cancel.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    [guest_cancel] = mails_to(messages, GUEST, f"{side.member.name} cancelled the interview")
     assert invite_of(guest_cancel)["METHOD"] == "CANCEL"
 
 

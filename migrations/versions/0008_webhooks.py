@@ -1,7 +1,7 @@
 """webhooks: endpoints admins register, and each interview's event sequence
 
 Revision ID: webhooks
-Revises: auth_hardening
+Revises: messages
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "webhooks"
-down_revision: str | None = "auth_hardening"
+down_revision: str | None = "messages"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
