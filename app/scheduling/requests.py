@@ -110,6 +110,8 @@ async def request_interview(
 
     audience = await load_audience(session, interview, proposal, project)
     title = f"round {interview.round} for {project.title}"
+    kind = EventType.RESCHEDULED if rescheduled_from is not None else EventType.REQUESTED
+    await emit_interview(session, kind, interview)
     if rescheduled_from is not None:
         _tell_rescheduled(session, interview, audience, rescheduled_from, viewer)
         return interview
@@ -138,8 +140,6 @@ async def request_interview(
         event=event,
         message=f"{actor_name(viewer)} sent availability to {audience.candidate.name} ({title}).",
     )
-    kind = EventType.RESCHEDULED if rescheduled_from is not None else EventType.REQUESTED
-    await emit_interview(session, kind, interview)
     return interview
 
 
@@ -435,6 +435,7 @@ async def mark_cancelled(
         sync_state.awaiting(audience.participants)
         request_sync(session, interview.id)  # remove the events from connected calendars
     await session.flush()
+    await emit_interview(session, EventType.CANCELLED, interview)
     if not announce:
         return audience
 
@@ -456,7 +457,6 @@ async def mark_cancelled(
         message=message,
         event=Event(actor=actor_of(by), reason=reason),
     )
-    await emit_interview(session, EventType.CANCELLED, interview)
     return audience
 
 
