@@ -142,15 +142,24 @@ def api_app() -> Starlette:
 
 
 def _build_app(settings: Settings, *, embedded: bool) -> Starlette:
+    from app.live.feed import create_feed
     from app.main import create_app
     from app.workers.background import Background
 
     start_tracing("roundtable" if embedded else "roundtable-api")  # if OTEL_* ask for it
     # The relay publishes outbox rows after each commit; without a broker URL (and always
     # in the embedded default) a Dramatiq worker runs in this process too.
-    background = Background(settings, in_process_worker=embedded or not settings.broker_url)
+    feed = create_feed(settings)
+    background = Background(
+        settings,
+        in_process_worker=embedded or not settings.broker_url,
+        live_sink=feed.publish_threadsafe,  # the in-process worker's changes (SQLite)
+    )
     return create_app(
-        settings, on_outbox_written=background.wake, lifespan_hooks=[background.lifespan]
+        settings,
+        on_outbox_written=background.wake,
+        lifespan_hooks=[background.lifespan],
+        feed=feed,
     )
 
 

@@ -107,6 +107,10 @@ class Settings(BaseSettings):
     # Redis, else this process's memory (right for `serve`, which is one process).
     rate_limit_storage_url: str = ""
     api_token_lifetime_days: int = Field(default=90, ge=1, le=3650)
+    # Webhook endpoints on loopback, private or link-local addresses are refused unless
+    # this is true (development and tests): a webhook must not reach into our own network.
+    webhook_allow_private: bool = False
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
 
     @field_validator("database_url")
     @classmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -16,10 +16,12 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
 
 from app.access import load_viewer
@@ -34,6 +36,7 @@ from app.links.access import (
     LinkRefusal,
     authenticate_link,
 )
+from app.live.feed import Feed, create_feed
 from app.logredact import redact_access_log
 from app.models import utcnow
 from app.ops.logs import RequestIdMiddleware
@@ -65,18 +68,26 @@ class RoundtableGraphQL(GraphQL[Context, None]):
         on_outbox_written: Callable[[], None] | None,
         clock: Callable[[], datetime],
         rate_limiter: RateLimiter,
+        feed: Feed | None = None,
     ) -> None:
         super().__init__(
             build_schema(settings),
             graphql_ide="graphiql" if settings.graphiql else None,
             allow_queries_via_get=False,  # no state changes or heavy reads through links
+            # Only the maintained protocol (the legacy graphql-ws had an auth bypass).
             subscription_protocols=("graphql-transport-ws",),
+            keep_alive=True,  # pings keep idle subscriptions open through proxies
+            keep_alive_interval=25,
+            connection_init_wait_timeout=timedelta(seconds=10),
+            max_subscriptions_per_connection=20,
+            allowed_origins=settings.cors_origin_list,
         )
         self.settings = settings
         self.session_factory = session_factory
         self.on_outbox_written = on_outbox_written
         self.clock = clock
         self.rate_limiter = rate_limiter
+        self.feed = feed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and _presents_credentials(Request(scope)):
@@ -108,6 +119,26 @@ class RoundtableGraphQL(GraphQL[Context, None]):
             logger.warning("database unavailable: %s: %s", type(exc).__name__, exc)
             await database_unavailable()(scope, receive, send)
 
+    async def on_ws_connect(self, context: Context) -> None:
+        """Subscriptions authenticate in connection_init's payload: `{"Authorization":
+        "Bearer <token>"}` (or `{"token": "<token>"}`); anything else closes with 4403."""
+        address = _client_address(context.request.scope)
+        if await self.rate_limiter.check(Rule.FAILED_AUTH, address) is not None:
+            raise ConnectionRejectionError()
+        token = _payload_token(context.connection_params or {})
+        auth = None
+        if token:
+            async with context.db() as session:
+                auth = await authenticate(session=session, token=token, now=self.clock())
+                if auth is not None:
+                    context.viewer = await load_viewer(session, auth.user)
+                    context.token_id = auth.token_id
+                    context.bearer_token = token
+        await context.release()
+        if auth is None:
+            await self.rate_limiter.hit(Rule.FAILED_AUTH, address)
+            raise ConnectionRejectionError()
+
     async def render_graphql_ide(self, request: Request) -> Response:
         return graphiql_page()
 
@@ -132,7 +163,8 @@ class RoundtableGraphQL(GraphQL[Context, None]):
         session = request_session.get()
         viewer = None
         token_id = None
-        token = _bearer_token(request)
+        # Over a WebSocket only connection_init's payload counts (see on_ws_connect).
+        token = _bearer_token(request) if request.scope["type"] == "http" else ""
         if token:
             now = self.clock()
             auth = await authenticate(session=session, token=token, now=now)
@@ -153,7 +185,9 @@ class RoundtableGraphQL(GraphQL[Context, None]):
                 await touch(session=session, token_id=auth.token_id, now=now)
         link: LinkAccess | None = None
         refusal: LinkRefusal | None = None
-        link_token = request.headers.get(LINK_HEADER, "")
+        link_token = (
+            request.headers.get(LINK_HEADER, "") if not isinstance(request, WebSocket) else ""
+        )
         if viewer is None and link_token:
             found = await authenticate_link(
                 session=session, settings=self.settings, token=link_token, now=self.clock()
@@ -177,6 +211,7 @@ class RoundtableGraphQL(GraphQL[Context, None]):
             response=response,
             link=link,
             link_refusal=refusal,
+            feed=self.feed,
         )
 
 
@@ -190,6 +225,16 @@ def _one_transaction(request: Request, session: AsyncSession) -> bool:
 def _bearer_token(request: Request) -> str:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def _payload_token(payload: dict[str, Any]) -> str:
+    for key in ("Authorization", "authorization"):
+        value = payload.get(key)
+        if isinstance(value, str):
+            scheme, _, token = value.partition(" ")
+            return token.strip() if scheme.lower() == "bearer" else ""
+    value = payload.get("token")
+    return value.strip() if isinstance(value, str) else ""
 
 
 def _presents_credentials(request: Request) -> bool:
@@ -268,17 +313,20 @@ def create_app(
     clock: Callable[[], datetime] = utcnow,
     lifespan_hooks: list[Callable[[], contextlib.AbstractAsyncContextManager[None]]] | None = None,
     rate_limiter: RateLimiter | None = None,
+    feed: Feed | None = None,
 ) -> Starlette:
     own_engine = engine is None
     engine = engine or create_engine(settings)
     session_factory = create_session_factory(engine)
     limiter = rate_limiter or RateLimiter(settings)
+    live = feed or create_feed(settings)
     graphql = RoundtableGraphQL(
         settings=settings,
         session_factory=session_factory,
         on_outbox_written=on_outbox_written,
         clock=clock,
         rate_limiter=limiter,
+        feed=live,
     )
 
     @contextlib.asynccontextmanager
@@ -286,6 +334,8 @@ def create_app(
         redact_access_log()  # after the server configured its logging
         async with contextlib.AsyncExitStack() as stack:
             stack.push_async_callback(limiter.aclose)
+            await live.start()
+            stack.push_async_callback(live.stop)
             for hook in lifespan_hooks or []:
                 await stack.enter_async_context(hook())
             yield
@@ -301,6 +351,8 @@ def create_app(
         routes=[
             *assets,
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            # A Route matches HTTP only: without this the upgrade found no route (403).
+            WebSocketRoute("/graphql", graphql),
             *ops_routes(settings, engine, clock),
             *web_routes(
                 settings=settings, session_factory=create_session_factory(engine), clock=clock

@@ -55,7 +55,6 @@ from outbox_bench import (  # bench/ is this script's directory
 from app.access import load_viewer
 from app.calendars.base import AccountInfo, event_key
 from app.calendars.connections import save_connection
-from app.calendars.sync import SYNC_TOPIC
 from app.calendars.tokens import TokenSet
 from app.config import Settings
 from app.db import begin_write, create_engine, create_session_factory
@@ -72,12 +71,13 @@ from app.models import (
     Role,
     User,
 )
+from app.outbox.relay import OutboxRelay
+from app.outbox.topics import SYNC_TOPIC
 from app.people import service
 from app.scheduling import booking
 from app.workers.actors import declare_actors
 from app.workers.broker import create_broker
 from app.workers.options import WorkerOptions
-from app.workers.relay import OutboxRelay
 from app.workers.runtime import WorkerRuntime
 from tests.fakes import google, microsoft
 from tests.fakes.base import ServerThread

@@ -50,11 +50,11 @@ from app.models import (
 )
 from app.notifications.kinds import InviteMethod, MessageKind
 from app.notifications.service import tell, user_recipient
+from app.outbox.relay import OutboxRelay
+from app.outbox.topics import names as topic_names
 from app.people import service
-from app.workers.actors import TOPICS
 from app.workers.broker import create_broker
 from app.workers.options import WorkerOptions
-from app.workers.relay import OutboxRelay
 
 START = datetime(2027, 1, 4, 14, tzinfo=UTC)
 SECRET = "bench-secret-key-" + "x" * 32
@@ -336,7 +336,7 @@ async def main() -> None:
 
         actors = declare_actors(broker, WorkerRuntime(settings, options))
         relay = OutboxRelay(
-            settings=settings, publish=actors.publish, topics=TOPICS, options=options
+            settings=settings, publish=actors.publish, topics=topic_names(), options=options
         )
         relay.start()
         began = time.time()

@@ -21,10 +21,10 @@ from app.migrate import upgrade
 from app.models import Interview, OutboxMessage, utcnow
 from app.ops.graphql_metrics import MAX_NAMES, operation_label
 from app.ops.logs import JsonFormatter, RequestIdFilter, bound_request_id, request_id
+from app.outbox.processing import ClaimedMessage, process_outbox_message
 from app.scheduling.windows import WindowText
 from app.workers.background import Background
 from app.workers.options import WorkerOptions
-from app.workers.outbox import ClaimedMessage, process_outbox_message
 from tests.conftest import Clock, GraphQLClient, make_settings
 from tests.factories import World, make_interview, make_world
 from tests.workers.conftest import NEVER_HOURS, all_done, eventually, mail_rows, outbox_rows

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.models import Participant, SyncState
-from app.notifications.delivery import PermanentDeliveryError, TransientDeliveryError
+from app.outbox.errors import PermanentDeliveryError, TransientDeliveryError
 from app.workers.mail import plain_reason
 from tests.conftest import Clock, GraphQLClient
 from tests.factories import World, make_interview, make_world

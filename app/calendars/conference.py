@@ -14,6 +14,7 @@ from __future__ import annotations
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.calendars.providers import PROVIDERS, configured
 from app.config import Settings
 from app.models import (
     CalendarConnection,
@@ -25,16 +26,7 @@ from app.models import (
 )
 from app.notifications.kinds import MessageKind
 
-CONFERENCE_PROVIDERS = {
-    CalendarProvider.GOOGLE: "google_meet",
-    CalendarProvider.MICROSOFT: "microsoft_teams",
-}
-
-
-def _configured(settings: Settings, provider: CalendarProvider) -> bool:
-    if provider is CalendarProvider.GOOGLE:
-        return bool(settings.google_client_id and settings.google_client_secret)
-    return bool(settings.microsoft_client_id and settings.microsoft_client_secret)
+CONFERENCE_PROVIDERS = {provider: spec.conference for provider, spec in PROVIDERS.items()}
 
 
 async def expect_provider_conference(
@@ -44,7 +36,7 @@ async def expect_provider_conference(
 
     `interview.conference_url` keeps the fallback link meanwhile.
     """
-    providers = [p for p in CalendarProvider if _configured(settings, p)]
+    providers = [p for p in CalendarProvider if configured(settings, p)]
     connected = providers and await session.scalar(
         select(func.count())
         .select_from(CalendarConnection)

@@ -14,9 +14,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.calendars import providers
 from app.calendars.base import AccountInfo, CalendarClient, TokenHolder
-from app.calendars.google import GoogleCalendarClient
-from app.calendars.outlook import OutlookCalendarClient
 from app.calendars.tokens import TokenCipher, TokenSet
 from app.config import Settings
 from app.models import CalendarConnection, CalendarProvider, ConnectionState
@@ -28,9 +27,7 @@ def token_cipher(secret_key: str) -> TokenCipher:
 
 
 def provider_configured(settings: Settings, provider: CalendarProvider) -> bool:
-    if provider is CalendarProvider.GOOGLE:
-        return bool(settings.google_client_id and settings.google_client_secret)
-    return bool(settings.microsoft_client_id and settings.microsoft_client_secret)
+    return providers.configured(settings, provider)
 
 
 def client_for(connection: CalendarConnection, settings: Settings) -> CalendarClient:
@@ -54,11 +51,7 @@ def client_for_tokens(
     calendar_id: str = "primary",
     account_email: str = "",
 ) -> CalendarClient:
-    if provider is CalendarProvider.GOOGLE:
-        return GoogleCalendarClient(settings=settings, holder=holder, calendar_id=calendar_id)
-    return OutlookCalendarClient(
-        settings=settings, holder=holder, calendar_id=calendar_id, account_email=account_email
-    )
+    return providers.spec(provider).client(settings, holder, calendar_id, account_email)
 
 
 async def save_connection(

@@ -22,6 +22,7 @@ from datetime import datetime
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.calendars import providers
 from app.calendars.base import (
     AuthExpired,
     CalendarError,
@@ -47,8 +48,10 @@ from app.models import (
     User,
 )
 from app.notifications.kinds import InviteMethod, MessageKind
-from app.notifications.service import enqueue, tell, user_recipient
+from app.notifications.service import tell, user_recipient
 from app.notifications.text import when
+from app.outbox.enqueue import enqueue
+from app.participants import state as sync_state
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +61,7 @@ MAX_ERROR = 1000
 
 
 def _name(provider: CalendarProvider) -> str:
-    return "Google Calendar" if provider is CalendarProvider.GOOGLE else "Outlook calendar"
+    return providers.spec(provider).name
 
 
 async def start_disconnect(
@@ -123,7 +126,7 @@ async def remove_connection_events(
                     CalendarEvent.state != CalendarEventState.DELETED,
                 )
             )
-            if e.provider_event_id or e.provider is CalendarProvider.GOOGLE
+            if e.provider_event_id or providers.spec(e.provider).client_chosen_event_ids
         ]
         session.expunge(connection)
         await session.commit()
@@ -196,12 +199,12 @@ async def _record(
                 continue
             live = interview.status is InterviewStatus.BOOKED
             if event_id in left:
-                participant.sync_state = SyncState.FAILED
-                participant.sync_error = (
+                reason = (
                     f"the {name} was disconnected and Roundtable could not remove the "
                     f"interview from it ({left[event_id]}); "
                     + ("changes are sent by mail" if live else "remove it by hand")
-                )[:MAX_ERROR]
+                )
+                sync_state.failed(participant, reason[:MAX_ERROR])
             elif live:
                 await _mail_invite(session, connection, interview, participant, now)
         if done:
@@ -225,8 +228,7 @@ async def _mail_invite(
         or (interview.booked_end is not None and interview.booked_end <= now)
     ):
         return
-    participant.sync_state = SyncState.PENDING  # SYNCED once the invite mail is handed over
-    participant.sync_error = None
+    sync_state.awaiting(participant)  # SYNCED once the invite mail is handed over
     tell(
         session,
         recipients=[user_recipient(user, InviteMethod.REQUEST)],

@@ -30,6 +30,7 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.calendars import providers
 from app.calendars.tokens import OAuthClient
 from app.config import Settings
 from app.db import begin_write
@@ -42,18 +43,7 @@ TICKET_MAX_AGE_SECONDS = 5 * 60
 STATE_MAX_AGE_SECONDS = 15 * 60
 COOKIE_PREFIX = "roundtable_oauth_"
 
-GOOGLE_SCOPES = (
-    "openid",
-    "email",
-    "https://www.googleapis.com/auth/calendar.events",
-    "https://www.googleapis.com/auth/calendar.readonly",
-)
-MICROSOFT_SCOPES = ("openid", "email", "offline_access", "User.Read", "Calendars.ReadWrite")
-
-PROVIDER_NAMES = {
-    CalendarProvider.GOOGLE: "Google Calendar",
-    CalendarProvider.MICROSOFT: "Outlook Calendar",
-}
+PROVIDER_NAMES = {provider: spec.name for provider, spec in providers.PROVIDERS.items()}
 
 
 class OAuthStateError(Exception):
@@ -216,40 +206,24 @@ def authorization_url(
     if login_hint:
         # Both providers preselect this account on their consent page.
         common["login_hint"] = login_hint
-    if provider is CalendarProvider.GOOGLE:
-        params = {
-            "client_id": settings.google_client_id,
-            "scope": " ".join(GOOGLE_SCOPES),
-            # offline + consent: Google returns a refresh token on every connect.
-            "access_type": "offline",
-            "prompt": "consent",
-            "include_granted_scopes": "true",
-            **common,
-        }
-        base = settings.google_auth_url
-    else:
-        params = {
-            "client_id": settings.microsoft_client_id,
-            "scope": " ".join(MICROSOFT_SCOPES),
-            "response_mode": "query",
-            **common,
-        }
-        base = settings.microsoft_auth_url
+    spec = providers.spec(provider)
+    app = spec.app(settings)
+    params = {
+        "client_id": app.client_id,
+        "scope": " ".join(spec.scopes),
+        **spec.auth_params,
+        **common,
+    }
+    base = app.auth_url
     separator = "&" if "?" in base else "?"
     return f"{base}{separator}{urlencode(params)}"
 
 
 def oauth_client(settings: Settings, provider: CalendarProvider) -> OAuthClient:
-    if provider is CalendarProvider.GOOGLE:
-        return OAuthClient(
-            client_id=settings.google_client_id,
-            client_secret=settings.google_client_secret,
-            token_url=settings.google_token_url,
-            timeout=settings.calendar_timeout_seconds,
-        )
+    app = providers.spec(provider).app(settings)
     return OAuthClient(
-        client_id=settings.microsoft_client_id,
-        client_secret=settings.microsoft_client_secret,
-        token_url=settings.microsoft_token_url,
+        client_id=app.client_id,
+        client_secret=app.client_secret,
+        token_url=app.token_url,
         timeout=settings.calendar_timeout_seconds,
     )

@@ -60,8 +60,8 @@ from app.models import (
     Interview,
     InterviewStatus,
     Participant,
-    SyncState,
 )
+from app.participants import state as sync_state
 
 logger = logging.getLogger(__name__)
 
@@ -366,11 +366,9 @@ async def _record(
                 continue
             participant.sync_checked_at = now
             if row.participant_id in failed:
-                participant.sync_state = SyncState.FAILED
-                participant.sync_error = failed[row.participant_id]
+                sync_state.failed(participant, failed[row.participant_id])
             elif row.interview_id not in need_sync:
-                participant.sync_state = SyncState.SYNCED
-                participant.sync_error = None
+                sync_state.delivered(participant)
         connection = await session.get(CalendarConnection, connection_id)
         if connection is not None:
             if changes.sync_token:

@@ -16,11 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.calendars.disconnect import DISCONNECT_KEY
 from app.calendars.reconcile import RECONCILE_KEY
-from app.calendars.sync import SYNC_TOPIC
 from app.db import begin_write
 from app.errors import ErrorCode, ServiceError
 from app.models import CalendarConnection, ConnectionState
-from app.notifications.service import enqueue
+from app.outbox.enqueue import enqueue
+from app.outbox.topics import SYNC_TOPIC
 
 BATCH = 200
 

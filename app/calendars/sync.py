@@ -58,14 +58,16 @@ from app.models import (
     Participant,
     SyncState,
 )
-from app.notifications.service import enqueue
+from app.outbox.enqueue import enqueue
+from app.outbox.topics import SYNC_TOPIC
+from app.participants import state as sync_state
+from app.webhooks.events import emit_sync_failed
 
 logger = logging.getLogger(__name__)
 
 MAX_ERROR = 1000
 
 # Outbox topic of "bring this interview's calendar events in line"; payload: interview_id.
-SYNC_TOPIC = "calendar_sync"
 
 
 def request_sync(session: AsyncSession, interview_id: uuid.UUID) -> None:
@@ -247,6 +249,8 @@ async def _record(
                 result=result,
                 final_attempt=final_attempt,
             )
+            if participant.sync_state is SyncState.FAILED:
+                await emit_sync_failed(session, plan.interview_id, participant)
         await session.commit()
 
 
@@ -269,8 +273,7 @@ def _succeeded(
         event.synced_at = now
         result.written += 1
     event.last_error = None
-    participant.sync_state = SyncState.SYNCED
-    participant.sync_error = None
+    sync_state.delivered(participant)
 
 
 async def _failed(
@@ -301,13 +304,11 @@ async def _failed(
         delay = error.retry_after if isinstance(error, Retryable) else None
         if delay is not None:
             result.retry_after = max(delay, result.retry_after or 0.0)
-        participant.sync_state = SyncState.PENDING
-        participant.sync_error = None
+        sync_state.awaiting(participant)
         return
     result.failed += 1
     event.state = CalendarEventState.FAILED
-    participant.sync_state = SyncState.FAILED
-    participant.sync_error = _reason(error)
+    sync_state.failed(participant, _reason(error))
 
 
 def _retryable(error: CalendarError | None) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -17,6 +16,7 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.calendars import providers
 from app.calendars.base import EventSpec, event_key, interview_uid
 from app.calendars.conference import CONFERENCE_PROVIDERS as CONFERENCE_PROVIDERS
 from app.calendars.conference import settle_conference
@@ -26,7 +26,6 @@ from app.models import (
     CalendarConnection,
     CalendarEvent,
     CalendarEventState,
-    CalendarProvider,
     ConnectionState,
     Interview,
     InterviewStatus,
@@ -39,7 +38,8 @@ from app.models import (
     User,
 )
 from app.notifications.kinds import InviteMethod
-from app.notifications.service import MAIL_TOPIC
+from app.outbox.topics import MAIL_TOPIC
+from app.participants.channel import calendars_by_member
 from app.scheduling.windows import TimeRange
 
 REFERENCE_LABEL = "Roundtable reference:"
@@ -116,7 +116,7 @@ async def make_plan(
                 select(CalendarConnection).where(CalendarConnection.user_id.in_(user_ids))
             )
         )
-        connections = _one_per_user(c for c in owned if c.state is ConnectionState.CONNECTED)
+        connections = calendars_by_member(owned)
         broken = {c.user_id: c for c in owned if c.state is ConnectionState.BROKEN}
         recorded = {
             e.participant_id: e
@@ -280,7 +280,7 @@ def decide_removal(
     if old is not None and old.state is ConnectionState.DISCONNECTING:
         return None  # the disconnect job removes it (app.calendars.disconnect)
     target = event.provider_event_id
-    if target is None and old is not None and old.provider is CalendarProvider.GOOGLE:
+    if target is None and old is not None and providers.spec(old.provider).client_chosen_event_ids:
         target = key  # a create whose answer was lost may still have landed
     if old is not None and old.state is ConnectionState.CONNECTED and target is None:
         # Graph chose the id of a create whose answer was lost: the event may exist there,
@@ -301,18 +301,6 @@ def creates_conference(user_id: uuid.UUID, interview: Interview) -> bool:
 def conference_first(step: Step) -> bool:
     """Sort key: the copy creating the conference first, so the others carry its link."""
     return not step.create_conference
-
-
-def _one_per_user(
-    connections: Iterable[CalendarConnection],
-) -> dict[uuid.UUID, CalendarConnection]:
-    """A user with both providers connected gets the event in the latest one connected."""
-    chosen: dict[uuid.UUID, CalendarConnection] = {}
-    for connection in connections:
-        current = chosen.get(connection.user_id)
-        if current is None or connection.updated_at > current.updated_at:
-            chosen[connection.user_id] = connection
-    return chosen
 
 
 def _record_row(

@@ -22,6 +22,7 @@ from app.models.interviews import (
 from app.models.links import LinkGrant, LinkScope
 from app.models.messaging import Notification, OutboxMessage, OutboxStatus
 from app.models.people import ApiToken, Organization, Role, User
+from app.models.webhooks import WebhookEndpoint
 
 __all__ = [
     "ApiToken",
@@ -50,5 +51,6 @@ __all__ = [
     "SlotReservation",
     "SyncState",
     "User",
+    "WebhookEndpoint",
     "utcnow",
 ]

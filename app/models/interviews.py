@@ -76,6 +76,9 @@ class Interview(IdMixin, Base):
     last_edited_at: Mapped[datetime | None] = mapped_column(default=None)
     # How many times the booking was moved to another offered slot (moveBooking).
     move_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Raised with every webhook event about the interview (the row is locked then): the
+    # order in which one endpoint receives them (app.webhooks.delivery).
+    event_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class AvailabilityWindow(IdMixin, Base):

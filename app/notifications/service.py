@@ -6,7 +6,6 @@ that the background workers deliver after commit (at least once, idempotently).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -14,14 +13,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.links.grants import add_grant
-from app.models import Interview, Notification, OutboxMessage, User
+from app.models import Interview, Notification, User
 from app.notifications.events import Event, system_actor, to_json
 from app.notifications.kinds import InviteMethod, MessageKind
-from app.ops.logs import request_id
-from app.ops.tracing import with_trace_context
-
-MAIL_TOPIC = "mail"
-OUTBOX_WRITTEN = "roundtable.outbox_written"
+from app.outbox.enqueue import enqueue
+from app.outbox.topics import MAIL_TOPIC
 
 
 @dataclass(frozen=True)
@@ -32,19 +28,6 @@ class Recipient:
     time_zone: str
     user: User | None = None
     invite: InviteMethod | None = None
-
-
-def enqueue(session: AsyncSession, *, topic: str, payload: dict[str, Any]) -> OutboxMessage:
-    rid = request_id.get()
-    if rid is not None:
-        # The worker's log lines for this row carry the id of the request that caused it.
-        payload = {**payload, "request_id": rid}
-    payload = with_trace_context(payload)  # the worker's spans continue this trace
-    message = OutboxMessage(id=uuid.uuid4(), topic=topic, payload=payload)
-    session.add(message)
-    # Tells the unit of work to wake the outbox relay once the transaction commits.
-    session.info[OUTBOX_WRITTEN] = True
-    return message
 
 
 def tell(

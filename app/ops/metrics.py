@@ -44,7 +44,9 @@ HTTP_REQUESTS = Counter(
     "roundtable_http_requests_total", "HTTP requests answered.", ["method", "route", "status"]
 )
 HTTP_LATENCY = Histogram(
-    "roundtable_http_request_seconds", "Time to answer an HTTP request.", ["route"],
+    "roundtable_http_request_seconds",
+    "Time to answer an HTTP request.",
+    ["route"],
     buckets=LATENCY_BUCKETS,
 )
 GRAPHQL_OPERATIONS = Counter(
@@ -53,14 +55,18 @@ GRAPHQL_OPERATIONS = Counter(
     ["operation", "type", "outcome"],
 )
 GRAPHQL_LATENCY = Histogram(
-    "roundtable_graphql_operation_seconds", "Time to execute a GraphQL operation.",
-    ["operation", "type"], buckets=LATENCY_BUCKETS,
+    "roundtable_graphql_operation_seconds",
+    "Time to execute a GraphQL operation.",
+    ["operation", "type"],
+    buckets=LATENCY_BUCKETS,
 )
 PROVIDER_CALLS = Counter(
     "roundtable_provider_calls_total", "Calls to calendar providers.", ["provider", "status"]
 )
 PROVIDER_LATENCY = Histogram(
-    "roundtable_provider_call_seconds", "Time of a call to a calendar provider.", ["provider"],
+    "roundtable_provider_call_seconds",
+    "Time of a call to a calendar provider.",
+    ["provider"],
     buckets=LATENCY_BUCKETS,
 )
 

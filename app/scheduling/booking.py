@@ -32,13 +32,13 @@ from app.models import (
     InterviewStatus,
     Role,
     SlotReservation,
-    SyncState,
     User,
 )
 from app.notifications.events import Event, actor_of
 from app.notifications.kinds import InviteMethod, MessageKind
 from app.notifications.service import tell
 from app.notifications.text import when
+from app.participants import state as sync_state
 from app.scheduling import repository
 from app.scheduling.access import InterviewContext, interview_for, require_open
 from app.scheduling.audience import load_audience
@@ -47,6 +47,7 @@ from app.scheduling.slots import Availability, free_slots, group_by_local_date
 from app.scheduling.windows import TimeRange
 from app.text import optional_text, preview
 from app.timezones import zone
+from app.webhooks.events import EventType, emit_interview
 
 EXCLUSION_VIOLATION = "23P01"
 
@@ -353,6 +354,7 @@ async def book_slot(
         await session.execute(update(User).where(User.id == viewer.id).values(time_zone=time_zone))
     await _tell_booked(session, found, time_zone, viewer)
     request_sync(session, interview.id)
+    await emit_interview(session, EventType.BOOKED, interview)
     return interview
 
 
@@ -369,8 +371,7 @@ async def _tell_booked(
 ) -> None:
     interview = found.interview
     audience = await load_audience(session, interview, found.proposal, found.project)
-    for participant in audience.participants:
-        participant.sync_state = SyncState.PENDING
+    sync_state.awaiting(audience.participants)
     assert interview.booked_start is not None
     what = f"round {interview.round} for {found.project.title}"
     tell(
@@ -425,5 +426,6 @@ async def request_alternative_times(
         event=Event(actor=actor_of(viewer.user)),
         message=note,
     )
+    await emit_interview(session, EventType.ALTERNATIVE_TIMES_REQUESTED, interview)
     await session.flush()
     return interview

@@ -25,13 +25,13 @@ from app.models import (
     Proposal,
     ProposalStatus,
     Role,
-    SyncState,
     User,
 )
 from app.notifications.events import Event, actor_of, window_changes
 from app.notifications.kinds import InviteMethod, MessageKind
 from app.notifications.service import Recipient, tell, user_recipient
 from app.notifications.text import when
+from app.participants import state as sync_state
 from app.people.service import normalise_email
 from app.scheduling import repository
 from app.scheduling.access import interview_for, proposal_for, require_open, require_team
@@ -39,6 +39,7 @@ from app.scheduling.audience import Audience, load_audience
 from app.scheduling.windows import TimeRange, WindowRules, WindowText, parse_windows
 from app.text import optional_text, preview
 from app.timezones import zone
+from app.webhooks.events import EventType, emit_interview, emit_proposal
 
 MIN_DURATION_MINUTES = 15
 MAX_DURATION_MINUTES = 240
@@ -109,6 +110,8 @@ async def request_interview(
 
     audience = await load_audience(session, interview, proposal, project)
     title = f"round {interview.round} for {project.title}"
+    kind = EventType.RESCHEDULED if rescheduled_from is not None else EventType.REQUESTED
+    await emit_interview(session, kind, interview)
     if rescheduled_from is not None:
         _tell_rescheduled(session, interview, audience, rescheduled_from, viewer)
         return interview
@@ -327,6 +330,7 @@ async def update_availability(
             answers_alternative=answers_alternative,
         ),
     )
+    await emit_interview(session, EventType.UPDATED, interview)
     return interview
 
 
@@ -428,11 +432,10 @@ async def mark_cancelled(
         # Same UID, higher SEQUENCE, METHOD:CANCEL: calendars then remove the event.
         interview.ical_sequence += 1
         invite = InviteMethod.CANCEL
-        for participant in audience.participants:
-            participant.sync_state = SyncState.PENDING
-            participant.sync_error = None
+        sync_state.awaiting(audience.participants)
         request_sync(session, interview.id)  # remove the events from connected calendars
     await session.flush()
+    await emit_interview(session, EventType.CANCELLED, interview)
     if not announce:
         return audience
 
@@ -621,6 +624,7 @@ async def hire_candidate(
         ),
         extra={"proposal_id": str(proposal.id), **cancel_extra},
     )
+    await emit_proposal(session, EventType.HIRED, proposal)
     await session.flush()
     return proposal
 

@@ -24,7 +24,9 @@ from app.schema.relay import NodeQuery
 from app.schema.reporting import ClientErrors
 from app.schema.reporting import RoundtableSchema as ReportingSchema
 from app.schema.scheduling import SchedulingMutation, SchedulingQuery
+from app.schema.subscriptions import Subscription
 from app.schema.validation import DocumentLimits, ValidDocuments
+from app.schema.webhooks import WebhookMutation, WebhookQuery
 
 
 @strawberry.type
@@ -38,6 +40,7 @@ class Query(
     CalendarQuery,
     OutboxQuery,
     LinkQuery,
+    WebhookQuery,
 ):
     pass
 
@@ -53,6 +56,7 @@ class Mutation(
     CalendarMutation,
     OutboxMutation,
     MeMutation,
+    WebhookMutation,
 ):
     pass
 
@@ -80,6 +84,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     schema = RoundtableSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         config=StrawberryConfig(auto_camel_case=True),
         extensions=[
             # Classes or factories, never shared instances: each request gets its own state.

@@ -29,8 +29,10 @@ from app.config import Settings
 from app.db import begin_write
 from app.errors import ErrorCode, FieldError, ServiceError
 from app.links.access import LinkAccess, LinkAction, LinkRefusal
+from app.live.changes import Change, pop_committed
+from app.live.feed import Feed
 from app.models import utcnow
-from app.notifications.service import OUTBOX_WRITTEN
+from app.outbox.enqueue import OUTBOX_WRITTEN
 from app.ratelimit import RateLimiter
 from app.schema.loaders import Loaders
 
@@ -62,6 +64,11 @@ class Context:
     rate_limiter: RateLimiter | None = None
     token_id: uuid.UUID | None = None  # the API token the viewer authenticated with
     response: Any = None  # Strawberry's sub-response: status and headers of the answer
+    # Where committed changes are published for subscriptions (app.live.feed).
+    feed: Feed | None = None
+    # Over a WebSocket: connection_init's payload, and the token it authenticated with.
+    connection_params: dict[str, Any] | None = None
+    bearer_token: str | None = None
 
     def __post_init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -112,7 +119,24 @@ class Context:
             self.loaders = Loaders(session, self._lock)
             if session.info.pop(OUTBOX_WRITTEN, False) and self.on_outbox_written:
                 self.on_outbox_written()
+            await self._publish(pop_committed(session))
         return result, errors
+
+    async def _publish(self, changes: list[Change]) -> None:
+        if not changes or self.feed is None:
+            return
+        try:
+            await self.feed.publish(changes)
+        except Exception:
+            # Committed already: a subscriber misses a live update, the data is intact.
+            logger.warning("live updates: publishing failed", exc_info=True)
+
+    async def release(self) -> None:
+        """Between a subscription's events: give the connection back and forget every row
+        read, so the next event is read afresh (and nothing is held while idle)."""
+        async with self._lock:
+            await self._session.close()
+            self.loaders = Loaders(self._session, self._lock)
 
     @staticmethod
     async def _unit_of_work(

@@ -10,13 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import models
 from app.errors import ErrorCode, ServiceError
 from app.models import OutboxStatus as DomainOutboxStatus
+from app.outbox import admin
 from app.pagination import Cursor
 from app.schema.connections import Connection, connection, paging
 from app.schema.context import Info
 from app.schema.errors import UserError, forbidden, query_errors, user_errors
 from app.schema.ids import try_parse_id
 from app.schema.permissions import IsAuthenticated
-from app.workers import admin
 
 strawberry.enum(DomainOutboxStatus)  # registered in place, like the other domain enums
 OutboxStatus = DomainOutboxStatus

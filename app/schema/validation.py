@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
+from typing import Any
 
 from graphql import DocumentNode, GraphQLError, GraphQLSyntaxError, validate
 from graphql.validation import NoSchemaIntrospectionCustomRule
@@ -12,6 +13,7 @@ from graphql.validation.validate import ValidationAbortedError
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
+from strawberry.types.graphql import OperationType
 
 from app.config import Settings
 from app.schema.query_limits import QueryLimits, check_document
@@ -126,6 +128,14 @@ class DocumentLimits(SchemaExtension):
                 errors = validate(
                     schema, document, rules, hide_suggestions=not self.settings.introspection
                 )
+            if not errors and _subscription_over_http(context):
+                errors = [
+                    GraphQLError(
+                        "Subscriptions are served over WebSocket only (graphql-transport-ws "
+                        "on /graphql).",
+                        extensions={"code": "BAD_REQUEST"},
+                    )
+                ]
             for error in errors:
                 # graphql-core's own budgets (overlapping fields, fragment work) ran out.
                 if isinstance(error, ValidationAbortedError) and not error.extensions:
@@ -135,3 +145,13 @@ class DocumentLimits(SchemaExtension):
             if not errors and self.valid is not None:
                 self.valid.add(tuple(context.validation_rules), context.query, document)
         yield
+
+
+def _subscription_over_http(context: Any) -> bool:
+    request = getattr(context.context, "request", None)
+    if request is None or request.scope.get("type") != "http":
+        return False
+    try:
+        return context.operation_type is OperationType.SUBSCRIPTION
+    except Exception:  # no single operation to speak of: graphql-core reports that
+        return False

@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import partial
 from typing import Any
 
 import dramatiq
@@ -22,39 +21,13 @@ from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.middleware import Middleware
 
 from app.calendars.reconcile_schedule import request_due_reconciles
-from app.calendars.sync import SYNC_TOPIC
-from app.notifications.service import MAIL_TOPIC
 from app.ops.worker_metrics import record_delivery, record_sweep
-from app.workers.calendar import record_sync_given_up, sync_calendars
-from app.workers.mail import deliver_mail, record_given_up
-from app.workers.outbox import (
-    FailureRecorder,
-    Handler,
-    Outcome,
-    process_outbox_message,
-    publish_pending,
-)
+from app.outbox import topics
+from app.outbox.processing import Outcome, process_outbox_message, publish_pending
 from app.workers.reminders import send_due_reminders
 from app.workers.runtime import WorkerRuntime
 
 logger = logging.getLogger(__name__)
-
-
-def topic_handlers(runtime: WorkerRuntime) -> dict[str, Handler]:
-    """Every outbox topic a worker can deliver; the relay publishes only these."""
-    return {
-        MAIL_TOPIC: partial(deliver_mail, runtime=runtime),
-        SYNC_TOPIC: partial(sync_calendars, runtime=runtime),
-    }
-
-
-TOPICS = frozenset({MAIL_TOPIC, SYNC_TOPIC})
-
-# What each topic records when a row fails without its handler saying so.
-FAILURE_RECORDERS: dict[str, FailureRecorder] = {
-    MAIL_TOPIC: record_given_up,
-    SYNC_TOPIC: record_sync_given_up,
-}
 
 
 @dataclass
@@ -68,7 +41,7 @@ class Actors:
 
 
 def declare_actors(broker: dramatiq.Broker, runtime: WorkerRuntime) -> Actors:
-    handlers = topic_handlers(runtime)
+    handlers = topics.handlers(runtime)
     options = runtime.options
 
     def make(topic: str) -> dramatiq.Actor[Any, Any]:
@@ -80,7 +53,7 @@ def declare_actors(broker: dramatiq.Broker, runtime: WorkerRuntime) -> Actors:
                 message_id=uuid.UUID(message_id),
                 options=options,
                 clock=runtime.clock,
-                on_failed=FAILURE_RECORDERS,
+                on_failed=topics.failure_recorders(),
             )
             record_delivery(topic, result.outcome.value, started)
             if result.retry_in is None:

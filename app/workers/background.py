@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 
 import dramatiq
 
 from app.config import Settings
+from app.live.changes import Change
 from app.notifications.delivery import MailTransport
+from app.outbox.relay import OutboxRelay
 from app.workers.actors import Actors, Periodic, declare_actors
 from app.workers.broker import create_broker
 from app.workers.options import WorkerOptions
-from app.workers.relay import OutboxRelay
 from app.workers.runtime import WorkerRuntime
 
 
@@ -31,12 +32,12 @@ class Background:
         in_process_worker: bool,
         options: WorkerOptions | None = None,
         transport: MailTransport | None = None,
+        live_sink: Callable[[Sequence[Change]], None] | None = None,
     ) -> None:
         self.options = options or WorkerOptions()
         self.broker = create_broker(settings.broker_url, self.options)
-        self.actors: Actors = declare_actors(
-            self.broker, WorkerRuntime(settings, self.options, transport)
-        )
+        runtime = WorkerRuntime(settings, self.options, transport, live_sink=live_sink)
+        self.actors: Actors = declare_actors(self.broker, runtime)
         self.relay = OutboxRelay(
             settings=settings,
             publish=self.actors.publish,

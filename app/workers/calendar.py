@@ -23,12 +23,14 @@ from app.models import (
     ParticipantKind,
     SyncState,
 )
-from app.notifications.delivery import PermanentDeliveryError, TransientDeliveryError
 from app.ops.worker_metrics import record_reconcile
-from app.workers.outbox import ClaimedMessage
+from app.outbox.errors import PermanentDeliveryError, TransientDeliveryError
+from app.outbox.processing import ClaimedMessage
+from app.outbox.topics import SYNC_TOPIC, handles, records_failure
 from app.workers.runtime import WorkerRuntime
 
 
+@handles(SYNC_TOPIC)
 async def sync_calendars(message: ClaimedMessage, *, runtime: WorkerRuntime) -> str | None:
     final = message.attempts >= runtime.options.max_attempts
     if RECONCILE_KEY in message.payload:
@@ -107,6 +109,7 @@ async def _disconnect(message: ClaimedMessage, runtime: WorkerRuntime, *, final:
 GAVE_UP = "the calendar could not be written; gave up after several attempts (an admin can retry)"
 
 
+@records_failure(SYNC_TOPIC)
 async def record_sync_given_up(session: AsyncSession, message: ClaimedMessage, _: str) -> int:
     """An interview's sync row failed without its handler recording it: members whose copy
     goes to a calendar and who are still PENDING are FAILED (see `outbox.FailureRecorder`).

@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.calendars.conference import settle_conference
 from app.db import begin_write
+from app.live.changes import note_interview_changed
 from app.models import Interview, InterviewStatus, Participant, SyncState
-from app.notifications.delivery import Deferred, PermanentDeliveryError
 from app.notifications.facts import (
     InterviewFacts,
     MailIntent,
@@ -28,12 +28,16 @@ from app.notifications.facts import (
 )
 from app.notifications.kinds import MessageKind
 from app.notifications.mail import render_mail
-from app.workers.outbox import ClaimedMessage, Completion
+from app.outbox.errors import Deferred, PermanentDeliveryError
+from app.outbox.processing import ClaimedMessage, Completion
+from app.outbox.topics import MAIL_TOPIC, handles, records_failure
+from app.participants import state as sync_state
 from app.workers.runtime import WorkerRuntime
 
 logger = logging.getLogger(__name__)
 
 
+@handles(MAIL_TOPIC)
 async def deliver_mail(
     message: ClaimedMessage, *, runtime: WorkerRuntime
 ) -> str | Completion | None:
@@ -143,6 +147,7 @@ async def record_invite(
     return changed
 
 
+@records_failure(MAIL_TOPIC)
 async def record_given_up(session: AsyncSession, message: ClaimedMessage, reason: str) -> int:
     """The row failed without the handler recording it (every attempt died with its worker):
     the invite's participant, if still PENDING, is FAILED (see `outbox.FailureRecorder`)."""
@@ -164,14 +169,7 @@ async def write_invite_state(
     current = select(Interview.id).where(Interview.id == intent.invite_about)
     if intent.sequence is not None:
         current = current.where(Interview.ical_sequence == intent.sequence)
-    state, reason = (
-        (SyncState.SYNCED, None)
-        if error is None
-        else (
-            SyncState.FAILED,
-            f"the calendar invitation could not be mailed: {error}",
-        )
-    )
+    state, reason = sync_state.invite_outcome(error)
     which = [
         Participant.interview_id.in_(current.scalar_subquery()),
         func.lower(Participant.email) == intent.to.lower(),
@@ -189,4 +187,6 @@ async def write_invite_state(
         .execution_options(synchronize_session=False)
     )
     changed: int = getattr(result, "rowcount", 0) or 0
+    if changed and intent.interview_id is not None:
+        note_interview_changed(session, intent.interview_id)  # subscriptions hear of it
     return changed

@@ -19,6 +19,7 @@ from app.models import Interview, InterviewStatus, Project, Proposal, ProposalSt
 from app.notifications.kinds import MessageKind
 from app.notifications.service import tell
 from app.scheduling.audience import load_audience
+from app.webhooks.events import EventType, emit_interview
 
 BATCH = 100
 
@@ -98,4 +99,5 @@ async def remind(*, session: AsyncSession, interview_id: uuid.UUID, now: datetim
         message=f"{audience.candidate.name} has not booked the interview ({what}) yet and "
         "was reminded.",
     )
+    await emit_interview(session, EventType.REMINDED, interview)
     return True

@@ -7,7 +7,7 @@ the loop that opened them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.db import create_engine, create_session_factory
+from app.live.changes import Change, worker_session_info
+from app.live.feed import CHANNEL
 from app.models import utcnow
 from app.notifications.delivery import MailTransport, transport_for
 from app.workers.options import WorkerOptions
@@ -26,6 +28,8 @@ class WorkerRuntime:
     options: WorkerOptions = field(default_factory=WorkerOptions)
     transport: MailTransport | None = None
     clock: Callable[[], datetime] = utcnow
+    # The embedded default's in-process feed: what workers change reaches subscriptions.
+    live_sink: Callable[[Sequence[Change]], None] | None = None
     _engine: AsyncEngine | None = field(default=None, init=False, repr=False)
     _sessions: async_sessionmaker[AsyncSession] | None = field(default=None, init=False, repr=False)
 
@@ -42,7 +46,10 @@ class WorkerRuntime:
     def sessions(self) -> async_sessionmaker[AsyncSession]:
         if self._sessions is None:
             self._engine = create_engine(self.settings)
-            self._sessions = create_session_factory(self._engine)
+            info = worker_session_info(
+                postgres=not self.settings.is_sqlite, channel=CHANNEL, sink=self.live_sink
+            )
+            self._sessions = create_session_factory(self._engine, info=info)
         return self._sessions
 
     async def close(self) -> None:

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.schema import schema as strawberry_schema
+from app.webhooks.endpoints import create_endpoint
 from tests.conftest import Clock, GraphQLClient
 from tests.factories import World, book_first_slot, make_interview, make_world
 
@@ -47,7 +48,11 @@ def _arguments(world: World, ids: dict[str, str]) -> dict[tuple[str | None, str]
         (None, "group"): "PENDING",
         (None, "ids"): [ids["interview"], ids["proposal"]],
         (None, "participantIds"): [str(world.a.member.id)],
+        ("webhookDeliveries", "endpointId"): ids["endpoint"],
     }
+
+
+PUBLIC_HOOK = "https://93.184.215.14/hooks"
 
 
 def _has_default(arg: GraphQLArgument) -> bool:
@@ -102,7 +107,15 @@ async def _fixtures(
     pending = await make_interview(session, settings, world.a, clock.now)
     booked = await make_interview(session, settings, world.b, clock.now)
     await book_first_slot(session, settings, world.b, booked, clock.now)
-    return world, {"interview": str(pending.id), "proposal": str(world.a.proposal.id)}
+    hook = await create_endpoint(
+        session=session, settings=settings, by=world.admin, url=PUBLIC_HOOK, events=None
+    )
+    await session.commit()
+    return world, {
+        "interview": str(pending.id),
+        "proposal": str(world.a.proposal.id),
+        "endpoint": str(hook.endpoint.id),
+    }
 
 
 async def test_every_pair_of_root_fields_runs_in_one_operation(

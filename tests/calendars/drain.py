@@ -16,9 +16,10 @@ from sqlalchemy import select
 
 from app.config import Settings
 from app.models import OutboxMessage, OutboxStatus, utcnow
-from app.workers.actors import FAILURE_RECORDERS, topic_handlers
+from app.outbox.processing import Result, process_outbox_message
+from app.outbox.topics import failure_recorders
+from app.outbox.topics import handlers as topic_handlers
 from app.workers.options import WorkerOptions
-from app.workers.outbox import Result, process_outbox_message
 from app.workers.runtime import WorkerRuntime
 from tests.conftest import Clock
 
@@ -81,7 +82,7 @@ class Drainer:
             message_id=message_id,
             options=self.runtime.options,
             clock=self.clock,
-            on_failed=FAILURE_RECORDERS,
+            on_failed=failure_recorders(),
         )
 
     async def once(self, topic: str) -> list[Result]:

@@ -29,7 +29,7 @@ from app.access import load_viewer
 from app.config import Settings
 from app.db import begin_write
 from app.models import Interview, User
-from app.notifications.service import MAIL_TOPIC
+from app.outbox.topics import MAIL_TOPIC
 from app.scheduling import requests
 from tests.calendars.drain import Drainer, real_time
 from tests.conftest import Clock

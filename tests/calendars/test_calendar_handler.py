@@ -14,13 +14,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.calendars.sync import SYNC_TOPIC
 from app.config import Settings
 from app.models import CalendarProvider, Interview, Participant, SyncState, User
-from app.notifications.delivery import PermanentDeliveryError, TransientDeliveryError
+from app.outbox.errors import PermanentDeliveryError, TransientDeliveryError
+from app.outbox.processing import ClaimedMessage
+from app.outbox.topics import SYNC_TOPIC
 from app.workers import calendar
 from app.workers.options import WorkerOptions
-from app.workers.outbox import ClaimedMessage
 from app.workers.runtime import WorkerRuntime
 from tests.calendars.conftest import Fakes
 from tests.calendars.test_freebusy import connect

@@ -15,7 +15,6 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from app.calendars.sync import SYNC_TOPIC
 from app.config import Settings
 from app.db import create_session_factory
 from app.models import (
@@ -27,7 +26,7 @@ from app.models import (
     SyncState,
     User,
 )
-from app.notifications.service import MAIL_TOPIC
+from app.outbox.topics import MAIL_TOPIC, SYNC_TOPIC
 from tests.calendars.conftest import Fakes
 from tests.calendars.drain import Drainer, real_time
 from tests.calendars.test_freebusy import connect

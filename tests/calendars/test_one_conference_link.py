@@ -14,7 +14,6 @@ from email.message import EmailMessage
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from app.calendars.sync import SYNC_TOPIC
 from app.config import Settings
 from app.db import create_session_factory
 from app.models import (
@@ -25,10 +24,10 @@ from app.models import (
     Participant,
     SyncState,
 )
-from app.notifications.service import MAIL_TOPIC
+from app.outbox.processing import Outcome
+from app.outbox.topics import MAIL_TOPIC, SYNC_TOPIC
 from app.workers.background import Background
 from app.workers.options import WorkerOptions
-from app.workers.outbox import Outcome
 from tests.calendars.conftest import Fakes
 from tests.calendars.drain import Drainer, MailBox
 from tests.calendars.test_freebusy import connect

@@ -22,7 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from app.access import load_viewer
 from app.calendars.reconcile import REVOKED_REASON
 from app.calendars.reconcile_schedule import request_due_reconciles
-from app.calendars.sync import SYNC_TOPIC
 from app.config import Settings
 from app.db import begin_write, create_session_factory
 from app.models import (
@@ -35,7 +34,7 @@ from app.models import (
     OutboxMessage,
     User,
 )
-from app.notifications.service import MAIL_TOPIC
+from app.outbox.topics import MAIL_TOPIC, SYNC_TOPIC
 from app.scheduling import requests
 from tests.calendars.conftest import Fakes
 from tests.calendars.drain import Drainer, real_time

@@ -26,10 +26,11 @@ from app.models import (
     SyncState,
 )
 from app.notifications.service import MAIL_TOPIC
+from app.outbox.processing import Outcome, process_outbox_message
+from app.outbox.topics import failure_recorders
+from app.outbox.topics import handlers as topic_handlers
 from app.scheduling import requests
-from app.workers.actors import FAILURE_RECORDERS, topic_handlers
 from app.workers.calendar import DISCONNECT_GAVE_UP, GAVE_UP
-from app.workers.outbox import Outcome, process_outbox_message
 from tests.calendars.conftest import Fakes
 from tests.calendars.drain import Drainer, real_time
 from tests.calendars.test_disconnect import invite_methods
@@ -208,7 +209,7 @@ async def test_a_sync_row_whose_every_attempt_died_leaves_nobody_pending(
             message_id=row.id,
             options=options,
             clock=drainer.clock,
-            on_failed=FAILURE_RECORDERS,
+            on_failed=failure_recorders(),
         )
     finally:
         await drainer.close()
@@ -340,7 +341,7 @@ async def test_a_disconnect_job_whose_every_attempt_died_leaves_nobody_pending(
             message_id=row.id,
             options=options,
             clock=drainer.clock,
-            on_failed=FAILURE_RECORDERS,
+            on_failed=failure_recorders(),
         )
     finally:
         await drainer.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -9,9 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.access import load_viewer
-from app.calendars.sync import SYNC_TOPIC, SyncResult, sync_interview
+from app.calendars.sync import SyncResult, sync_interview
 from app.config import Settings
-from app.db import create_session_factory
+from app.db import begin_write, create_session_factory
 from app.models import (
     CalendarConnection,
     CalendarEvent,
@@ -24,7 +25,9 @@ from app.models import (
     Participant,
     SyncState,
 )
+from app.outbox.topics import SYNC_TOPIC, WEBHOOK_TOPIC
 from app.scheduling import requests
+from app.webhooks.endpoints import create_endpoint
 from tests.calendars.conftest import Fakes
 from tests.calendars.test_freebusy import connect
 from tests.conftest import Clock
@@ -278,3 +281,31 @@ async def test_a_sync_request_is_an_outbox_row_of_the_change(
         await session.scalars(select(OutboxMessage).where(OutboxMessage.topic == SYNC_TOPIC))
     )
     assert [r.payload for r in rows] == [{"interview_id": str(interview.id)}]
+
+
+async def test_giving_up_tells_webhooks_which_participant_failed(
+    session: AsyncSession, engine: AsyncEngine, settings: Settings, fakes: Fakes, clock: Clock
+) -> None:
+    world, interview = await booked_world(session, settings, fakes, clock)
+    await begin_write(session)
+    await create_endpoint(
+        session=session,
+        settings=settings,
+        by=world.admin,
+        url="https://93.184.215.14/hooks",
+        events=["interview.sync_failed"],
+    )
+    await session.commit()
+    fakes.microsoft.faults.fail_next(503)
+
+    await run(engine, settings, interview, clock, final_attempt=True)
+
+    rows = list(
+        await session.scalars(select(OutboxMessage).where(OutboxMessage.topic == WEBHOOK_TOPIC))
+    )
+    await session.commit()
+    [row] = rows
+    data = json.loads(row.payload["body"])["data"]
+    assert data["interview"]["id"] == str(interview.id)
+    assert data["participant"]["email"] == world.a.colleague.email
+    assert data["participant"]["reason"]

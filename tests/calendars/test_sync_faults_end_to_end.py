@@ -25,7 +25,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access import load_viewer
 from app.calendars.base import event_key
-from app.calendars.sync import SYNC_TOPIC
 from app.config import Settings
 from app.db import begin_write
 from app.models import (
@@ -41,10 +40,11 @@ from app.models import (
     User,
     utcnow,
 )
+from app.outbox.processing import Handler, Outcome, Result, process_outbox_message
+from app.outbox.topics import SYNC_TOPIC
+from app.outbox.topics import handlers as topic_handlers
 from app.scheduling import booking, requests
-from app.workers.actors import topic_handlers
 from app.workers.options import WorkerOptions
-from app.workers.outbox import Handler, Outcome, Result, process_outbox_message
 from app.workers.runtime import WorkerRuntime
 from tests.calendars.conftest import Fakes
 from tests.calendars.test_freebusy import connect

@@ -24,9 +24,9 @@ from icalendar import Calendar
 from app.config import Settings
 from app.models import utcnow
 from app.notifications.delivery import SmtpTransport
-from app.notifications.service import MAIL_TOPIC
 from app.notifications.text import when
 from app.notifications.wording import span
+from app.outbox.topics import MAIL_TOPIC
 from app.workers.options import WorkerOptions
 from app.workers.runtime import WorkerRuntime
 from tests.calendars.drain import Drainer, MailBox, SkippingClock, real_time

@@ -16,9 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.models import OutboxMessage, OutboxStatus
-from app.notifications.delivery import PermanentDeliveryError, TransientDeliveryError
-from app.workers.options import WorkerOptions
-from app.workers.outbox import (
+from app.outbox.errors import PermanentDeliveryError, TransientDeliveryError
+from app.outbox.processing import (
     MAX_REASON,
     ClaimedMessage,
     Outcome,
@@ -28,6 +27,7 @@ from app.workers.outbox import (
     next_state,
     still_ours,
 )
+from app.workers.options import WorkerOptions
 from tests.unit.sql_eval import evaluate
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

@@ -14,7 +14,6 @@ from app.calendars.sync_plan import (
     Decision,
     Plan,
     Step,
-    _one_per_user,
     conference_first,
     creates_conference,
     decide_live,
@@ -29,6 +28,7 @@ from app.models import (
     ConnectionState,
     Interview,
 )
+from app.participants.channel import one_per_user
 
 T0 = datetime(2026, 3, 5, 14, 0, tzinfo=UTC)
 KEY = "k" * 32
@@ -173,8 +173,8 @@ def test_the_latest_connected_calendar_of_each_user_is_used() -> None:
     newer = connection(CalendarProvider.MICROSOFT, user_id=user, updated_at=T0 + timedelta(days=1))
     same_time = connection(user_id=user, updated_at=T0 + timedelta(days=1))
     other = connection()
-    assert _one_per_user([older, newer, same_time, other]) == {user: newer, other.user_id: other}
-    assert _one_per_user([newer, older]) == {user: newer}
+    assert one_per_user([older, newer, same_time, other]) == {user: newer, other.user_id: other}
+    assert one_per_user([newer, older]) == {user: newer}
 
 
 def plan(conference_url: str | None) -> Plan:

@@ -96,7 +96,7 @@ async def test_booking_commits_while_the_broker_is_down_and_mails_go_out_after(
     smtp: SmtpServer,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="app.workers.relay")
+    caplog.set_level(logging.WARNING, logger="app.outbox.relay")
     proxy.down()
     await begin_write(session)
     world = await make_world(session)

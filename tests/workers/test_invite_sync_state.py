@@ -27,20 +27,16 @@ from app.models import (
     SyncState,
     utcnow,
 )
-from app.notifications.delivery import (
-    DeliveryError,
-    PermanentDeliveryError,
-    TransientDeliveryError,
-)
 from app.notifications.facts import MailIntent
 from app.notifications.kinds import InviteMethod
-from app.notifications.service import MAIL_TOPIC
+from app.outbox.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from app.outbox.processing import ClaimedMessage, Completion, Outcome, process_outbox_message
+from app.outbox.topics import MAIL_TOPIC
+from app.outbox.topics import handlers as topic_handlers
 from app.scheduling import requests
-from app.workers.actors import topic_handlers
 from app.workers.background import Background
 from app.workers.mail import deliver_mail, record_invite
 from app.workers.options import WorkerOptions
-from app.workers.outbox import ClaimedMessage, Completion, Outcome, process_outbox_message
 from app.workers.runtime import WorkerRuntime
 from tests.conftest import Clock
 from tests.factories import World, book_first_slot, make_interview, make_world

@@ -17,15 +17,11 @@ from app.config import Settings
 from app.db import begin_write
 from app.links.tokens import read_link
 from app.models import LinkGrant, LinkScope, OutboxMessage, Project
-from app.notifications.delivery import (
-    MailDirTransport,
-    PermanentDeliveryError,
-    SmtpTransport,
-    TransientDeliveryError,
-)
+from app.notifications.delivery import MailDirTransport, SmtpTransport
 from app.notifications.facts import MailIntent, load_interview_facts
 from app.notifications.kinds import MessageKind
 from app.notifications.mail import render_mail
+from app.outbox.errors import PermanentDeliveryError, TransientDeliveryError
 from tests.conftest import Clock
 from tests.factories import make_interview, make_world
 from tests.workers.smtp import SmtpServer, free_port

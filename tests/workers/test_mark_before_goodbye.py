@@ -18,9 +18,9 @@ from app.config import Settings
 from app.db import begin_write, create_session_factory
 from app.models import OutboxMessage, OutboxStatus, utcnow
 from app.notifications.service import MAIL_TOPIC
-from app.workers.actors import topic_handlers
+from app.outbox.processing import Outcome, process_outbox_message
+from app.outbox.topics import handlers as topic_handlers
 from app.workers.options import WorkerOptions
-from app.workers.outbox import Outcome, process_outbox_message
 from app.workers.runtime import WorkerRuntime
 from tests.conftest import Clock, make_settings
 from tests.factories import make_interview, make_world

@@ -16,16 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from app.config import Settings
 from app.db import begin_write, create_session_factory
 from app.models import OutboxMessage, OutboxStatus, utcnow
-from app.notifications.delivery import (
-    DeliveryError,
-    PermanentDeliveryError,
-    TransientDeliveryError,
-)
 from app.notifications.kinds import MessageKind
-from app.notifications.service import MAIL_TOPIC, Recipient, tell
-from app.workers.actors import topic_handlers
-from app.workers.options import WorkerOptions
-from app.workers.outbox import (
+from app.notifications.service import Recipient, tell
+from app.outbox.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from app.outbox.processing import (
     ClaimedMessage,
     Completion,
     Outcome,
@@ -33,6 +27,9 @@ from app.workers.outbox import (
     process_outbox_message,
     publish_pending,
 )
+from app.outbox.topics import MAIL_TOPIC
+from app.outbox.topics import handlers as topic_handlers
+from app.workers.options import WorkerOptions
 from app.workers.runtime import WorkerRuntime
 from tests.workers.conftest import eventually
 

@@ -39,9 +39,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import begin_write
 from app.models import OutboxMessage, OutboxStatus
-from app.notifications.delivery import Deferred, PermanentDeliveryError, TransientDeliveryError
 from app.ops.logs import bound_request_id
 from app.ops.tracing import delivery_span
+from app.outbox.errors import Deferred, PermanentDeliveryError, TransientDeliveryError
 from app.workers.options import WorkerOptions
 
 logger = logging.getLogger(__name__)

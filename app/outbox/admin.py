@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import ErrorCode, ServiceError, not_found
 from app.models import OutboxMessage, OutboxStatus
-from app.notifications.service import OUTBOX_WRITTEN
+from app.outbox.enqueue import OUTBOX_WRITTEN
 from app.pagination import Cursor, Order, count_rows, fetch_page
 
 FAILED = select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.FAILED)

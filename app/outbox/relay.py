@@ -15,8 +15,8 @@ from collections.abc import Collection
 from app.config import Settings
 from app.db import create_engine, create_session_factory
 from app.models import utcnow
+from app.outbox.processing import Publish, publish_pending
 from app.workers.options import WorkerOptions
-from app.workers.outbox import Publish, publish_pending
 
 logger = logging.getLogger(__name__)
 

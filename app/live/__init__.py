@@ -1,0 +1,1 @@
+"""Live updates: what changed, captured at commit and fanned out to subscriptions."""

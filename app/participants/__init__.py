@@ -1,0 +1,1 @@
+"""A participant's copy of an interview: how it reaches them, and how far it got."""
