@@ -286,7 +286,9 @@ async def test_a_live_worker_keeps_its_claim_past_the_lease(
     session: AsyncSession, engine: AsyncEngine, settings: Settings, clean_db: None
 ) -> None:
     """The lease is renewed while the handler works: a slow delivery is not repeated."""
-    options = WorkerOptions(lease_seconds=0.3, max_attempts=3)
+    # A lease of a second, renewed every third of it: long enough that a loaded machine's
+    # scheduling delays (two suites on two cores lapsed a 0.3 s lease) do not fake a death.
+    options = WorkerOptions(lease_seconds=1.0, max_attempts=3)
     started, release = asyncio.Event(), asyncio.Event()
     calls: list[uuid.UUID] = []
 
@@ -312,7 +314,7 @@ async def test_a_live_worker_keeps_its_claim_past_the_lease(
 
         first = asyncio.create_task(deliver())
         await started.wait()
-        await asyncio.sleep(1.0)  # three leases of real time pass while the work goes on
+        await asyncio.sleep(3.0)  # three leases of real time pass while the work goes on
         assert (await deliver()).outcome is Outcome.SKIPPED
         release.set()
         assert (await first).outcome is Outcome.DONE
