@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.access import Viewer
 from app.errors import ServiceError, validation
 from app.links.access import LinkAction
 from app.models import Interview as InterviewModel
@@ -256,6 +257,24 @@ class InterviewQuery:
         return _slot_availability(result, ZoneInfo(time_zone))
 
 
+async def _calendars_first(
+    info: Info, interview_id: strawberry.ID, action: LinkAction, *, moving: bool
+) -> tuple[uuid.UUID, Viewer, booking.CalendarAnswer]:
+    """The first step of booking or moving: the connected calendars are asked with no
+    transaction open, before the mutation's own transaction (booking.ask_member_calendars)."""
+    parsed_id = parse_id(interview_id, "interviewId", "interview")
+    viewer = info.context.acting_viewer(parsed_id, action)
+    async with info.context.db() as session:
+        calendars = await booking.ask_member_calendars(
+            session=session,
+            viewer=viewer,
+            settings=info.context.settings,
+            interview_id=parsed_id,
+            moving=moving,
+        )
+    return parsed_id, viewer, calendars
+
+
 def _slot_availability(result: Availability, tz: ZoneInfo) -> SlotAvailability:
     return SlotAvailability(
         days=[
@@ -325,13 +344,9 @@ class InterviewMutation:
     async def book_interview(self, info: Info, input: BookInterviewInput) -> InterviewPayload:
         ctx = info.context
         try:
-            interview_id = parse_id(input.interview_id, "interviewId", "interview")
-            viewer = ctx.acting_viewer(interview_id, LinkAction.BOOK)
-            # The connected calendars are asked first, with no transaction open.
-            async with ctx.db() as session:
-                calendars = await booking.ask_member_calendars(
-                    session=session, viewer=viewer, settings=ctx.settings, interview_id=interview_id
-                )
+            interview_id, viewer, calendars = await _calendars_first(
+                info, input.interview_id, LinkAction.BOOK, moving=False
+            )
         except ServiceError as exc:
             return InterviewPayload(errors=user_errors(exc.errors))
 
@@ -361,17 +376,9 @@ class InterviewMutation:
     async def move_booking(self, info: Info, input: MoveBookingInput) -> InterviewPayload:
         ctx = info.context
         try:
-            interview_id = parse_id(input.interview_id, "interviewId", "interview")
-            viewer = ctx.acting_viewer(interview_id, LinkAction.MOVE)
-            # The connected calendars are asked first, with no transaction open.
-            async with ctx.db() as session:
-                calendars = await booking.ask_member_calendars(
-                    session=session,
-                    viewer=viewer,
-                    settings=ctx.settings,
-                    interview_id=interview_id,
-                    moving=True,
-                )
+            interview_id, viewer, calendars = await _calendars_first(
+                info, input.interview_id, LinkAction.MOVE, moving=True
+            )
         except ServiceError as exc:
             return InterviewPayload(errors=user_errors(exc.errors))
 
