@@ -144,6 +144,7 @@ def api_app() -> Starlette:
 def _build_app(settings: Settings, *, embedded: bool) -> Starlette:
     from app.live.feed import create_feed
     from app.main import create_app
+    from app.ops.heap import frozen_startup_heap
     from app.workers.background import Background
 
     start_tracing("roundtable" if embedded else "roundtable-api")  # if OTEL_* ask for it
@@ -158,7 +159,7 @@ def _build_app(settings: Settings, *, embedded: bool) -> Starlette:
     return create_app(
         settings,
         on_outbox_written=background.wake,
-        lifespan_hooks=[background.lifespan],
+        lifespan_hooks=[background.lifespan, frozen_startup_heap],  # the heap frozen last
         feed=feed,
     )
 

@@ -20,6 +20,7 @@ from sqlalchemy import (
     delete,
     func,
     literal,
+    literal_column,
     null,
     or_,
     select,
@@ -311,8 +312,12 @@ def _slot_inputs_statement(*, postgres: bool) -> CompoundSelect[Any]:
     held = SlotReservation
     overlaps: ColumnElement[bool]
     if postgres:
-        overlaps = func.tstzrange(held.starts_at, held.ends_at, "[)").op("&&")(
-            func.tstzrange(window.starts_at, window.ends_at, "[)")
+        # The bounds are written as a literal, not a parameter: a prepared statement's
+        # generic plan (PostgreSQL's choice after five runs) cannot match a parameter to
+        # the index expression tstzrange(starts_at, ends_at, '[)'), and took 21 ms, not 2.
+        bounds: ColumnElement[str] = literal_column("'[)'")
+        overlaps = func.tstzrange(held.starts_at, held.ends_at, bounds).op("&&")(
+            func.tstzrange(window.starts_at, window.ends_at, bounds)
         )
     else:
         overlaps = and_(held.starts_at < window.ends_at, held.ends_at > window.starts_at)

@@ -12,6 +12,7 @@ from app.ops.graphql_metrics import OperationMetrics
 from app.ops.tracing import schema_extensions
 from app.schema.browsing import BrowsingQuery
 from app.schema.calendars import CalendarMutation, CalendarQuery
+from app.schema.execution import PlainValuesExecutor
 from app.schema.input_limits import guard_root_fields
 from app.schema.interviews import InterviewMutation, InterviewQuery
 from app.schema.links import LinkFieldsOnly, LinkQuery
@@ -86,6 +87,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         config=StrawberryConfig(auto_camel_case=True),
+        execution_context_class=PlainValuesExecutor,  # plain attributes completed directly
         extensions=[
             # Classes or factories, never shared instances: each request gets its own state.
             lambda: DocumentLimits(settings, valid),
