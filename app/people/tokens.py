@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -67,21 +67,24 @@ class Authenticated:
     last_used_at: datetime | None
 
 
+# Built once (every request runs it): its hash and the time are parameters.
+_LIVE_TOKEN = (
+    select(User, ApiToken.id, ApiToken.last_used_at)
+    .join(ApiToken, ApiToken.user_id == User.id)
+    .where(
+        ApiToken.token_hash == bindparam("token_hash"),
+        ApiToken.revoked_at.is_(None),
+        ApiToken.expires_at > bindparam("now", type_=ApiToken.expires_at.type),
+    )
+)
+
+
 async def authenticate(*, session: AsyncSession, token: str, now: datetime) -> Authenticated | None:
     """The user of a live (unrevoked, unexpired) token, in one SELECT; None for anything else."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
-    row = (
-        await session.execute(
-            select(User, ApiToken.id, ApiToken.last_used_at)
-            .join(ApiToken, ApiToken.user_id == User.id)
-            .where(
-                ApiToken.token_hash == hash_token(token),
-                ApiToken.revoked_at.is_(None),
-                ApiToken.expires_at > now,
-            )
-        )
-    ).first()
+    params = {"token_hash": hash_token(token), "now": now}
+    row = (await session.execute(_LIVE_TOKEN, params)).first()
     if row is None:
         return None
     return Authenticated(user=row[0], token_id=row[1], last_used_at=row[2])

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import BindParameter, Select, Uuid, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from strawberry.dataloader import DataLoader
@@ -27,6 +27,33 @@ from app.models import (
 
 M = TypeVar("M")
 
+# Statements are built once, with the keys as an expanding parameter: building a select
+# and its cache key on every request cost more than running it (py-spy, issue 15).
+_IDS: BindParameter[uuid.UUID] = bindparam("ids", type_=Uuid(), expanding=True)
+_BY_ID: dict[type[Any], Select[Any]] = {}
+
+
+def _by_id_statement(model: type[Any]) -> Select[Any]:
+    statement = _BY_ID.get(model)
+    if statement is None:
+        statement = _BY_ID[model] = select(model).where(model.id.in_(_IDS))
+    return statement
+
+
+_WINDOWS = (
+    select(
+        AvailabilityWindow.interview_id, AvailabilityWindow.starts_at, AvailabilityWindow.ends_at
+    )
+    .where(AvailabilityWindow.interview_id.in_(_IDS))
+    .order_by(AvailabilityWindow.starts_at)
+)
+_PEOPLE = (
+    select(Participant, User)
+    .outerjoin(User, User.id == Participant.user_id)
+    .where(Participant.interview_id.in_(_IDS))
+    .order_by(Participant.email)
+)
+
 # Keys per query: a list field that fans out beyond what the cost limit priced (a
 # candidate's applications are not paged) still never sends PostgreSQL more than its
 # 32,767 bind parameters; it sends one more query per thousand keys.
@@ -36,28 +63,38 @@ MAX_BATCH = 1000
 def _by_id(
     session: AsyncSession, lock: asyncio.Lock, model: type[M]
 ) -> DataLoader[uuid.UUID, M | None]:
+    statement = _by_id_statement(model)
+
     async def load(ids: list[uuid.UUID]) -> Sequence[M | None]:
-        column: Any = model.id  # type: ignore[attr-defined]
         async with lock:
-            rows = await session.scalars(select(model).where(column.in_(ids)))
-        found = {row.id: row for row in rows}  # type: ignore[attr-defined]
+            rows = await session.scalars(statement, {"ids": ids})
+        found = {row.id: row for row in rows}
         return [found.get(i) for i in ids]
 
     return DataLoader(load_fn=load, max_batch_size=MAX_BATCH)
 
 
+_PARTICIPANTS = (
+    select(Participant).where(Participant.interview_id.in_(_IDS)).order_by(Participant.email)
+)
+_API_TOKENS = (
+    select(ApiToken)
+    .where(ApiToken.user_id.in_(_IDS))
+    .order_by(ApiToken.created_at.desc(), ApiToken.id)
+)
+
+
 def _by_parent(
     session: AsyncSession,
     lock: asyncio.Lock,
-    model: type[M],
+    statement: Select[M],
     parent: InstrumentedAttribute[uuid.UUID],
-    *order_by: Any,
 ) -> DataLoader[uuid.UUID, list[M]]:
+    """`statement` selects the rows whose `parent` is in the expanding parameter `ids`."""
+
     async def load(parent_ids: list[uuid.UUID]) -> Sequence[list[M]]:
         async with lock:
-            rows = await session.scalars(
-                select(model).where(parent.in_(parent_ids)).order_by(*order_by)
-            )
+            rows = await session.scalars(statement, {"ids": parent_ids})
         grouped: dict[uuid.UUID, list[M]] = defaultdict(list)
         for row in rows:
             grouped[getattr(row, parent.key)].append(row)
@@ -113,17 +150,8 @@ def _windows_of(
     (nothing here is written, and a page of interviews has dozens of windows)."""
 
     async def load(ids: list[uuid.UUID]) -> Sequence[list[tuple[datetime, datetime]]]:
-        query = (
-            select(
-                AvailabilityWindow.interview_id,
-                AvailabilityWindow.starts_at,
-                AvailabilityWindow.ends_at,
-            )
-            .where(AvailabilityWindow.interview_id.in_(ids))
-            .order_by(AvailabilityWindow.starts_at)
-        )
         async with lock:
-            rows = await session.execute(query)
+            rows = await session.execute(_WINDOWS, {"ids": ids})
         grouped: dict[uuid.UUID, list[tuple[datetime, datetime]]] = defaultdict(list)
         for interview_id, starts_at, ends_at in rows:
             grouped[interview_id].append((starts_at, ends_at))
@@ -138,14 +166,8 @@ def _people_of(
     """Each interview's participants (by email) with their users: one statement."""
 
     async def load(ids: list[uuid.UUID]) -> Sequence[list[tuple[Participant, User | None]]]:
-        query = (
-            select(Participant, User)
-            .outerjoin(User, User.id == Participant.user_id)
-            .where(Participant.interview_id.in_(ids))
-            .order_by(Participant.email)
-        )
         async with lock:
-            rows = await session.execute(query)
+            rows = await session.execute(_PEOPLE, {"ids": ids})
         grouped: dict[uuid.UUID, list[tuple[Participant, User | None]]] = defaultdict(list)
         for participant, user in rows:
             grouped[participant.interview_id].append((participant, user))
@@ -172,8 +194,6 @@ class Loaders:
         self.windows_by_interview = _windows_of(session, lock)
         self.people_by_interview = _people_of(session, lock)
         self.participants_by_interview = _by_parent(
-            session, lock, Participant, Participant.interview_id, Participant.email
+            session, lock, _PARTICIPANTS, Participant.interview_id
         )
-        self.api_tokens_by_user = _by_parent(
-            session, lock, ApiToken, ApiToken.user_id, ApiToken.created_at.desc(), ApiToken.id
-        )
+        self.api_tokens_by_user = _by_parent(session, lock, _API_TOKENS, ApiToken.user_id)

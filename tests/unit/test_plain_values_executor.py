@@ -50,6 +50,21 @@ class Place:
     city: str
     zone: str | None
 
+    @strawberry.field
+    async def checked_city(self) -> str:  # awaited inside the short path's objects
+        if self.city == "Rome":
+            raise ValueError("no checks in Rome")
+        return self.city
+
+
+@strawberry.type
+class Audited:
+    note: str
+
+    @classmethod
+    def is_type_of(cls, obj: Any, info: Any) -> bool:  # a type's own check reads the info
+        return isinstance(obj, cls) and info.field_name == "audited"
+
 
 @strawberry.type
 class Person:
@@ -65,6 +80,10 @@ class Person:
     best_tag: Tag | None  # Tag checks its values (is_type_of)
     home: Place  # non-null: a refused child nulls the person
     tags: list[Tag]
+    scores: list[int | None] | None
+    stops: list[Place | None]  # nullable items: a refused one is nulled alone
+    audited: Audited | None
+    visits: list[Place]  # non-null items: a refused one nulls the list, then the person
 
     @strawberry.field
     async def slow_name(self) -> str:
@@ -93,6 +112,10 @@ def _person(**changes: Any) -> Person:
         "place": Place(city="London", zone="Europe/London"),
         "home": Place(city="Kathmandu", zone=None),
         "tags": [Tag(name="a", weight=1), Tag(name="b", weight=2)],
+        "scores": [1, None, 3],
+        "stops": [Place(city="Pune", zone=None), None],
+        "visits": [Place(city="Lima", zone="America/Lima")],
+        "audited": Audited(note="seen"),
     }
     values.update(changes)
     return Person(**values)
@@ -112,6 +135,17 @@ PEOPLE: dict[str, Person] = {
     "exception_extra": _person(extra=ValueError("an exception the scalar would take")),
     "exception_place": _person(place=ValueError("an object that is an exception")),
     "wrong_tag": _person(best_tag=Place(city="Oslo", zone=None)),  # not a Tag
+    "wrong_tags": _person(tags=[Tag(name="a", weight=1), Place(city="Oslo", zone=None)]),
+    "bad_scores": _person(scores=[1, "two"]),
+    "scores_not_a_list": _person(scores=7),
+    "stop_refused": _person(stops=[Place(city=None, zone=None), Place(city="Goa", zone=None)]),
+    "visit_refused": _person(visits=[Place(city="Rome", zone=None), Place(city=None, zone=None)]),
+    "visit_missing": _person(visits=[None]),
+    "visit_to_rome": _person(visits=[Place(city="Rome", zone=None)]),
+    "stop_in_rome": _person(
+        stops=[Place(city="Rome", zone=None)], place=Place(city="Rome", zone=None)
+    ),
+    "stop_exception": _person(stops=[ValueError("an item that is an exception")]),
 }
 
 
@@ -137,7 +171,8 @@ def _schemas() -> tuple[strawberry.Schema, strawberry.Schema]:
 
 FIELDS = """id name age even colour born nickname slowName shout(word: "hi")
   extra place { city zone } home { city zone } tags { name weight __typename }
-  bestTag { name weight }"""
+  bestTag { name weight } scores stops { city zone checkedCity } visits { city checkedCity }
+  audited { note }"""
 QUERIES = [
     *(f'{{ person(key: "{key}") {{ {FIELDS} }} }}' for key in PEOPLE),
     f"{{ people {{ {FIELDS} }} }}",
@@ -180,7 +215,11 @@ def test_only_fields_strawberry_reads_as_attributes_take_the_short_path() -> Non
     fast, _ = _schemas()
     person = fast._schema.type_map["Person"].fields  # type: ignore[attr-defined]
     short = {name for name, field in person.items() if plain_field(field) is not None}
-    # Resolvers, arguments, lists and types with is_type_of keep graphql-core's path.
+    # Resolvers and arguments keep graphql-core's path; Strawberry's own type checks do not.
     assert short == {
-        *("id", "name", "age", "even", "colour", "born", "nickname", "extra", "place", "home")
+        *("id", "name", "age", "even", "colour", "born", "nickname", "extra", "place", "home"),
+        *("tags", "bestTag", "scores", "stops", "visits"),
     }
+    # With @stream in the schema, graphql-core delivers lists incrementally: not short.
+    lists = {"tags", "scores", "stops", "visits"}
+    assert not {name for name in lists if plain_field(person[name], streams=True) is not None}
