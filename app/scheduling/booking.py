@@ -47,7 +47,12 @@ from app.scheduling.slots import Availability, free_slots, group_by_local_date
 from app.scheduling.windows import TimeRange
 from app.text import optional_text, preview
 from app.timezones import zone
-from app.webhooks.events import EventType, emit_interview
+from app.webhooks.events import (
+    EventType,
+    emit_interview,
+    endpoints_enabled,
+    note_endpoints_enabled,
+)
 
 EXCLUSION_VIOLATION = "23P01"
 
@@ -142,9 +147,7 @@ class _Slots:
         return free, offered
 
 
-async def _read_slots(
-    session: AsyncSession, found: InterviewContext, *, calendars: bool
-) -> _Slots:
+async def _read_slots(session: AsyncSession, found: InterviewContext, *, calendars: bool) -> _Slots:
     """One statement for windows, people, bookings, calendar presence and limited members;
     the connections to ask only when a member has one, the load only when one is limited."""
     interview = found.interview
@@ -261,9 +264,14 @@ async def claim_slot(
     constraint is the backstop on PostgreSQL). No provider is called here: `calendars` is
     what was heard before the transaction.
     """
-    await repository.lock_people_of(
-        session, interview_id=found.interview.id, candidate_id=found.proposal.candidate_id
+    listening = await repository.lock_people_of(
+        session,
+        interview_id=found.interview.id,
+        candidate_id=found.proposal.candidate_id,
+        also=endpoints_enabled(),  # saves the booking a read of the webhook endpoints
     )
+    if listening is not None:
+        note_endpoints_enabled(session, listening)
     slots = await _read_slots(session, found, calendars=False)
     free, _ = slots.open(settings, now, calendars.busy.ranges)
     slot = next((s for s in free if s.start == start), None)

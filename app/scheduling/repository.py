@@ -24,6 +24,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    true,
     union,
     union_all,
 )
@@ -222,21 +223,29 @@ async def lock_people(session: AsyncSession, user_ids: Collection[uuid.UUID]) ->
 
 
 async def lock_people_of(
-    session: AsyncSession, *, interview_id: uuid.UUID, candidate_id: uuid.UUID
-) -> None:
+    session: AsyncSession,
+    *,
+    interview_id: uuid.UUID,
+    candidate_id: uuid.UUID,
+    also: ColumnElement[bool] | None = None,
+) -> bool | None:
     """`lock_people` for the interview's member participants and its candidate, named by a
-    subquery: the lock needs no read of the participants before it."""
+    subquery: the lock needs no read of the participants before it. `also`, a boolean
+    the transaction needs anyway, is read in the same statement and returned (None on
+    SQLite, which sends no statement)."""
     if not is_postgres(session):
-        return  # SQLite: BEGIN IMMEDIATE already serialises every writer
+        return None  # SQLite: BEGIN IMMEDIATE already serialises every writer
     members = select(Participant.user_id).where(
         Participant.interview_id == interview_id, Participant.user_id.is_not(None)
     )
-    await session.execute(
-        select(User.id)
+    rows = await session.execute(
+        select(User.id, also if also is not None else true())
         .where(or_(User.id.in_(members), User.id == candidate_id))
         .order_by(User.id)
-        .with_for_update()
+        .with_for_update(of=User)
     )
+    answers = [bool(row[1]) for row in rows]
+    return answers[0] if answers else None
 
 
 async def busy_ranges(

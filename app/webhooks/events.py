@@ -21,7 +21,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Interview, Participant, Proposal, WebhookEndpoint, utcnow
@@ -140,6 +140,20 @@ async def _emit(
 
 async def _wanting(session: AsyncSession, event_type: EventType) -> list[WebhookEndpoint]:
     return [e for e in await _endpoints(session) if e.wants(event_type.value)]
+
+
+def endpoints_enabled() -> Exists:
+    """Whether any endpoint is enabled: a column for a statement the transaction sends
+    anyway (booking's lock on its people), so that most bookings, where nobody listens,
+    need no read of their own (`note_endpoints_enabled`)."""
+    return select(WebhookEndpoint.id).where(WebhookEndpoint.enabled).exists()
+
+
+def note_endpoints_enabled(session: AsyncSession, enabled: bool) -> None:
+    """What `endpoints_enabled` said in this transaction: if none is, events of this
+    transaction are written for no endpoint without reading them (as a read would)."""
+    if not enabled:
+        session.info[_ENDPOINTS] = (session.get_transaction(), [])
 
 
 async def _endpoints(session: AsyncSession) -> list[WebhookEndpoint]:
