@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -20,8 +21,11 @@ from app.models import (
     Interview,
     Organization,
     Participant,
+    ParticipantKind,
     Project,
     Proposal,
+    Role,
+    SyncState,
     User,
 )
 
@@ -47,8 +51,48 @@ _WINDOWS = (
     .where(AvailabilityWindow.interview_id.in_(_IDS))
     .order_by(AvailabilityWindow.starts_at)
 )
+
+
+@dataclass(frozen=True, slots=True)
+class PersonRow:
+    """A user as lists show them, read as plain columns (nothing here is written)."""
+
+    id: uuid.UUID
+    email: str
+    name: str
+    role: Role
+    time_zone: str
+    organization_id: uuid.UUID | None
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantRow:
+    """A participant with their user, read as plain columns: a page of interviews has
+    dozens, and ORM objects cost more to build than the statement did to run."""
+
+    kind: ParticipantKind
+    email: str
+    sync_state: SyncState
+    sync_error: str | None
+    sync_checked_at: datetime | None
+    user: PersonRow | None
+
+
 _PEOPLE = (
-    select(Participant, User)
+    select(
+        Participant.interview_id,
+        Participant.kind,
+        Participant.email,
+        Participant.sync_state,
+        Participant.sync_error,
+        Participant.sync_checked_at,
+        User.id,
+        User.email,
+        User.name,
+        User.role,
+        User.time_zone,
+        User.organization_id,
+    )
     .outerjoin(User, User.id == Participant.user_id)
     .where(Participant.interview_id.in_(_IDS))
     .order_by(Participant.email)
@@ -162,15 +206,16 @@ def _windows_of(
 
 def _people_of(
     session: AsyncSession, lock: asyncio.Lock
-) -> DataLoader[uuid.UUID, list[tuple[Participant, User | None]]]:
+) -> DataLoader[uuid.UUID, list[ParticipantRow]]:
     """Each interview's participants (by email) with their users: one statement."""
 
-    async def load(ids: list[uuid.UUID]) -> Sequence[list[tuple[Participant, User | None]]]:
+    async def load(ids: list[uuid.UUID]) -> Sequence[list[ParticipantRow]]:
         async with lock:
             rows = await session.execute(_PEOPLE, {"ids": ids})
-        grouped: dict[uuid.UUID, list[tuple[Participant, User | None]]] = defaultdict(list)
-        for participant, user in rows:
-            grouped[participant.interview_id].append((participant, user))
+        grouped: dict[uuid.UUID, list[ParticipantRow]] = defaultdict(list)
+        for interview_id, kind, email, state, error, checked, *user in rows:
+            person = PersonRow(*user) if user[0] is not None else None
+            grouped[interview_id].append(ParticipantRow(kind, email, state, error, checked, person))
         return [grouped.get(i, []) for i in ids]
 
     return DataLoader(load_fn=load, max_batch_size=MAX_BATCH)

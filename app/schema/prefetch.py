@@ -44,8 +44,8 @@ async def prefetch_interviews(info: Info, interviews: list[Interview], wanted: s
             interview.prefetched_windows = [TimeWindow(start=s, end=e) for s, e in rows]
     if "participants" in wanted:
         people = await loaders.people_by_interview.load_many(ids)
-        for interview, pairs in zip(interviews, people, strict=True):
-            interview.prefetched_participants = [Participant.of(p, u) for p, u in pairs]
+        for interview, people_rows in zip(interviews, people, strict=True):
+            interview.prefetched_participants = [Participant.of(row) for row in people_rows]
     if "proposal" in wanted:
         proposals = await loaders.proposal_by_id.load_many(
             [i.model.proposal_id for i in interviews]

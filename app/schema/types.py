@@ -19,6 +19,7 @@ from app.schema.calendars import CalendarConnection, own_connections
 from app.schema.connections import Connection
 from app.schema.context import Info
 from app.schema.errors import query_errors
+from app.schema.loaders import ParticipantRow, PersonRow
 from app.schema.node import Node
 
 if TYPE_CHECKING:
@@ -118,7 +119,7 @@ class User(Node):
         return [ApiToken.of(row) for row in rows]
 
     @classmethod
-    def of(cls, model: models.User) -> User:
+    def of(cls, model: models.User | PersonRow) -> User:
         return cls(
             id=strawberry.ID(str(model.id)),
             email=model.email,
@@ -212,7 +213,7 @@ class TimeWindow:
 
 @strawberry.type
 class Participant:
-    model: strawberry.Private[models.Participant]
+    error: strawberry.Private[str | None]  # sync_error, shown to whom may see it
     kind: ParticipantKind
     email: str
     sync_state: SyncState
@@ -224,7 +225,7 @@ class Participant:
     def sync_error(self, info: Info) -> str | None:
         if info.context.require_viewer().role is models.Role.CANDIDATE:
             return None
-        return self.model.sync_error
+        return self.error
 
     sync_checked_at: datetime | None = strawberry.field(
         description="When the reconcile sweep last checked this person's calendar copy."
@@ -233,14 +234,14 @@ class Participant:
     user: User | None  # read with the participant (Loaders.people_by_interview)
 
     @classmethod
-    def of(cls, model: models.Participant, user: models.User | None) -> Participant:
+    def of(cls, row: ParticipantRow) -> Participant:
         return cls(
-            model=model,
-            kind=model.kind,
-            email=model.email,
-            sync_state=model.sync_state,
-            sync_checked_at=model.sync_checked_at,
-            user=User.of(user) if user is not None else None,
+            error=row.sync_error,
+            kind=row.kind,
+            email=row.email,
+            sync_state=row.sync_state,
+            sync_checked_at=row.sync_checked_at,
+            user=User.of(row.user) if row.user is not None else None,
         )
 
 
@@ -297,7 +298,7 @@ class Interview(Node):
 
     async def _load_participants(self, info: Info) -> list[Participant]:
         rows = await info.context.loaders.people_by_interview.load(self.model.id)
-        return [Participant.of(p, user) for p, user in rows]
+        return [Participant.of(row) for row in rows]
 
     move_count: int = strawberry.field(
         description="How many times the booking was moved (moveBooking)."
