@@ -189,6 +189,29 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_by_role(roles: dict[str, set[int]]) -> dict[str, float]:
+    """CPU seconds so far of this machine's processes, by role: the process groups started
+    here (their uvicorn and Dramatiq children included), PostgreSQL's backends and wrk."""
+    totals: dict[str, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+        except OSError:
+            continue  # ended meanwhile
+        fields = stat.rsplit(")", 1)[1].split()
+        group = int(fields[2])  # process group: start_new_session made each its own
+        role = next((name for name, groups in roles.items() if group in groups), None)
+        if role is None:
+            role = "postgres" if "postgres" in command else "wrk" if command.endswith("wrk") else ""
+        if role:
+            seconds = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            totals[role] = totals.get(role, 0.0) + seconds
+    return totals
+
+
 @dataclass
 class Sequential:
     p50_ms: dict[str, float]
@@ -405,6 +428,7 @@ class Bench:
 
     def mixed(self) -> None:
         measured: dict[str, str] = {}
+        cpu_rows: dict[str, str] = {}
         workers = self.args.workers
         for name, tree in self.trees().items():
             extra = {
@@ -421,7 +445,13 @@ class Bench:
             script = mixed_script(self.tmp / f"mixed-{name}.lua", self.world, mine)
             argv = ["wrk", "-t2", f"-c{self.args.connections}", f"-d{self.args.mixed_seconds}s"]
             argv += ["--latency", "-s", str(script), url, "--", "2"]
+            roles = {
+                "api": {p.handle.pid for p in self.processes if p.name.startswith("mixed-")},
+                "worker": {p.handle.pid for p in self.processes if p.name.startswith("worker-")},
+            }
+            cpu_before = cpu_by_role(roles)
             done = subprocess.run(argv, capture_output=True, text=True, check=False)
+            cpu_after = cpu_by_role(roles)
             if done.returncode != 0:
                 raise SystemExit(f"wrk failed: {done.stdout[-2000:]}{done.stderr[-2000:]}")
             out = done.stdout
@@ -430,6 +460,13 @@ class Bench:
             non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
             socket_errors = re.search(r"Socket errors: (.*)", out)
             err = int(errors.group(1)) if errors else -1
+            served = re.search(r"(\d+) requests in", out)
+            count = max(int(served.group(1)) if served else 0, 1)
+            split = ", ".join(
+                f"{role} {(cpu_after.get(role, 0) - cpu_before.get(role, 0)) * 1000 / count:.1f}"
+                for role in ("api", "worker", "postgres", "wrk")
+            )
+            cpu_rows[name] = f"{split} ms"
             measured[name] = (
                 f"{requests_per_second(out):.0f} req/s, p99 {percentile_ms(out, '99'):.0f} ms, "
                 f"p50 {percentile_ms(out, '50'):.0f} ms, errors {err}"
@@ -443,7 +480,9 @@ class Bench:
             ">= 300 req/s, p99 < 250 ms, 0 errors",
         )
         row.measured = measured
-        self.rows.append(row)
+        cpu = Row("  CPU per request, by process (2 cores: 2000 ms/s)", "")
+        cpu.measured = cpu_rows
+        self.rows += [row, cpu]
 
     def print_table(self) -> None:
         names = [*self.trees(), "floor"]
