@@ -1,8 +1,8 @@
 """Every link in every mail of a whole booking cycle leads somewhere that works.
 
 Roundtable's own links answer 200 with the booking page while the interview is pending or
-upcoming, and 410 with a page that says it was cancelled afterwards (documented in the
-README); the meeting link is one and the same in the API, every mail and every invite,
+upcoming, and 410 with a page that says it was cancelled afterwards (documented in
+docs/links.md); the meeting link is one and the same in the API, every mail and every invite,
 and it answers (here on a loopback stand-in for the Jitsi server).
 """
 

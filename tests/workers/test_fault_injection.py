@@ -17,7 +17,7 @@ from tests.workers.fault_run import run
 from tests.workers.fault_shape import Scenario, start_shape, stop_shape
 
 # Each SIGKILL may repeat the mails its worker had handed to the SMTP server but not yet
-# marked DONE (the README's "Exactly once and at least once"): at most its threads' worth.
+# marked DONE (docs/architecture.md, "Exactly once and at least once"): at most its threads' worth.
 THREADS = 4
 
 
