@@ -286,10 +286,17 @@ class Bench:
         return process
 
     def api(self, name: str, tree: Path, workers: int = 1, **extra: str) -> str:
+        """`roundtable api` as production runs it: with a broker, so no worker inside (its
+        outbox rows wait in a namespace of their own that no worker reads, unless the
+        caller starts one)."""
         port = free_port()
         argv = [PYTHON, "-c", "from app.cli import main; main()", "api", "--port", str(port)]
         argv += ["--workers", str(workers)]
-        process = self.start(name, argv, self.env(tree, **extra), tree)
+        broker = {
+            "ROUNDTABLE_BROKER_URL": self.args.broker,
+            "ROUNDTABLE_WORKER_NAMESPACE": f"bench-{os.getpid()}-{name}",
+        }
+        process = self.start(name, argv, self.env(tree, **{**broker, **extra}), tree)
         url = f"http://127.0.0.1:{port}/graphql"
         wait_ready(url, process)
         self.pids[url] = process.handle.pid
