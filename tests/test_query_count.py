@@ -207,6 +207,9 @@ async def test_my_interviews_reads_the_lists_asked_for_also_through_fragments(
         "direct": "{ " + page % lists + " }",
         "fragment": "{ " + page % "...Lists" + " } fragment Lists on Interview { " + lists + " }",
         "inline": "{ " + page % ("... on Interview { " + lists + " }") + " }",
+        "proposal status": "{ "
+        + page % lists.replace("proposal { id }", "proposal { id status }")
+        + " }",
     }
     answers, counts = {}, {}
     for name, query in queries.items():
@@ -215,7 +218,14 @@ async def test_my_interviews_reads_the_lists_asked_for_also_through_fragments(
         assert "errors" not in body, (name, body)
         answers[name], counts[name] = body["data"], counter.count
     assert counts["ids only"] == 2  # authentication and the page
-    assert counts["direct"] == counts["fragment"] == counts["inline"] == 5
+    # windows and participants; `proposal { id }` reads nothing more: the interview names it
+    assert counts["direct"] == counts["fragment"] == counts["inline"] == 4
+    assert counts["proposal status"] == 5  # the proposals, for their status
     assert answers["direct"] == answers["fragment"] == answers["inline"]
+    with_status = answers["proposal status"]["myInterviews"]["edges"]
+    assert {e["node"]["proposal"]["status"] for e in with_status} == {"OPEN"}
+    assert [e["node"]["proposal"]["id"] for e in with_status] == [
+        e["node"]["proposal"]["id"] for e in answers["direct"]["myInterviews"]["edges"]
+    ]
     node = answers["direct"]["myInterviews"]["edges"][0]["node"]
     assert len(node["windows"]) == 2 and len(node["participants"]) == 2

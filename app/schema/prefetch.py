@@ -47,6 +47,11 @@ async def prefetch_interviews(info: Info, interviews: list[Interview], wanted: s
         for interview, people_rows in zip(interviews, people, strict=True):
             interview.prefetched_participants = [Participant.of(row) for row in people_rows]
     if "proposal" in wanted:
+        if selected_below(info, "edges", "node", "proposal") <= {"id", "__typename"}:
+            # The interview names its proposal: nothing to read for its id alone.
+            for interview in interviews:
+                interview.prefetched_proposal = Proposal.reference(interview.model.proposal_id)
+            return
         proposals = await loaders.proposal_by_id.load_many(
             [i.model.proposal_id for i in interviews]
         )

@@ -175,21 +175,44 @@ class Project(Node):
 
 @strawberry.type
 class Proposal(Node):
-    model: strawberry.Private[models.Proposal]
+    # None for a reference (`reference`): only the id is known until a field needs more.
+    model: strawberry.Private[models.Proposal | None]
+    proposal_id: strawberry.Private[uuid.UUID]
     id: strawberry.ID  # type: ignore[assignment]  # a plain value for Node's id
-    status: ProposalStatus
 
     @classmethod
     def of(cls, model: models.Proposal) -> Proposal:
-        return cls(model=model, id=strawberry.ID(str(model.id)), status=model.status)
+        return cls(model=model, proposal_id=model.id, id=strawberry.ID(str(model.id)))
+
+    @classmethod
+    def reference(cls, proposal_id: uuid.UUID) -> Proposal:
+        """A proposal whose row is read only if a field other than its id is asked for (an
+        interview's `proposal { id }` reads nothing more: the interview names it)."""
+        return cls(model=None, proposal_id=proposal_id, id=strawberry.ID(str(proposal_id)))
+
+    async def _model(self, info: Info) -> models.Proposal:
+        if self.model is None:
+            self.model = await info.context.loaders.proposal_by_id.load(self.proposal_id)
+            assert self.model is not None  # foreign keys guarantee it
+        return self.model
+
+    @strawberry.field(graphql_type=ProposalStatus)
+    def status(self, info: Info) -> ProposalStatus | Awaitable[ProposalStatus]:
+        if self.model is not None:
+            return self.model.status
+        return self._status(info)
+
+    async def _status(self, info: Info) -> ProposalStatus:
+        return (await self._model(info)).status
 
     @strawberry.field
     async def candidate(self, info: Info) -> User:
-        return await _user(info, self.model.candidate_id)
+        return await _user(info, (await self._model(info)).candidate_id)
 
     @strawberry.field
     async def project(self, info: Info) -> Project:
-        project = await info.context.loaders.project_by_id.load(self.model.project_id)
+        model = await self._model(info)
+        project = await info.context.loaders.project_by_id.load(model.project_id)
         assert project is not None
         return Project.of(project)
 
@@ -201,7 +224,8 @@ class Proposal(Node):
     async def interviews(self, info: Info, last: int | None = 20) -> list[Interview]:
         with query_errors():
             size = page_size(20 if last is None else last, "last")
-        rows = await info.context.loaders.latest_interviews_by_proposal.load((self.model.id, size))
+        key = (self.proposal_id, size)
+        rows = await info.context.loaders.latest_interviews_by_proposal.load(key)
         return [Interview.of(row) for row in rows]
 
 
