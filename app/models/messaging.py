@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Enum, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, CreatedAtMixin, IdMixin, utcnow
@@ -49,6 +49,17 @@ class OutboxMessage(IdMixin, CreatedAtMixin, Base):
     """
 
     __tablename__ = "outbox_messages"
+    # The rows still to publish or deliver, in order: the relay's and the sweep's read. The
+    # table keeps every row ever written, and each status change leaves a dead version in
+    # the plain status index until vacuum: read through it, an empty pass took 3 ms.
+    __table_args__ = (
+        Index(
+            "ix_outbox_messages_pending",
+            "created_at",
+            postgresql_where=text("status = 'PENDING'"),
+            sqlite_where=text("status = 'PENDING'"),
+        ),
+    )
 
     topic: Mapped[str] = mapped_column(String(60), index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)

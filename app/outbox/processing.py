@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import begin_write
@@ -323,7 +323,10 @@ def due_for_publishing(
     """Rows to hand to the broker: new ones at once, stale ones again (see module doc)."""
     stale = now - options.republish_after
     return and_(
-        OutboxMessage.status == OutboxStatus.PENDING,
+        # A literal, as the partial index ix_outbox_messages_pending says it: a prepared
+        # statement's generic plan cannot match a parameter to the index's predicate.
+        OutboxMessage.status
+        == literal(OutboxStatus.PENDING, OutboxMessage.status.type, literal_execute=True),
         OutboxMessage.topic.in_(list(topics)),
         OutboxMessage.available_at <= now,
         or_(
