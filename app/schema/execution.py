@@ -5,11 +5,13 @@ a status, a start, a participant's email. graphql-core executes each through the
 path (a `Path`, a resolve info, Strawberry's resolver wrapper, an awaitable check and the
 dispatch of `complete_value`), which was most of a list request's time. Here a field that
 Strawberry itself resolves as a plain attribute (no resolver, no arguments, the default
-`getattr`) is read and completed directly: a scalar or enum is coerced, an object of a type
-without `is_type_of` has its sub-selection executed. Anything unusual about the value (None
-where the type forbids it, an exception, an awaitable, a value the scalar refuses) goes
-back to graphql-core's own path for that field, so errors, their paths and null
-propagation are graphql-core's.
+`getattr`) is read and completed directly: a scalar or enum is coerced, an object (of a
+type with no check of its own, or with Strawberry's isinstance check) has its sub-selection
+executed, and a list of either is completed item by item. Anything unusual about the value
+(None where the type forbids it, an exception, an awaitable, a value the scalar or the type
+check refuses, a list that is not one) sends the whole field back to graphql-core's own
+path before anything of it ran, so errors, their paths and null propagation are
+graphql-core's.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ class PlainField:
     item: PlainValue | None  # a list's items
 
 
+_NO_KIND: tuple[None, None, None] = (None, None, None)  # a list: its items say what they are
 _UNKNOWN = object()
 _SLOW = object()  # the short path declined: graphql-core's path completes the field
 
@@ -103,9 +106,6 @@ def plain_field(field_def: GraphQLField | None, *, streams: bool = False) -> Pla
         return PlainField(definition.python_name, listing, item)
     value = _plain_value(return_type)
     return None if value is None else PlainField(definition.python_name, value, None)
-
-
-_NO_KIND: tuple[None, None, None] = (None, None, None)
 
 
 _PLANS: weakref.WeakKeyDictionary[GraphQLSchema, dict[tuple[str, str], Any]] = (
