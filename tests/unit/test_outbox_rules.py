@@ -14,6 +14,8 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql
 
 from app.models import OutboxMessage, OutboxStatus
 from app.outbox.errors import PermanentDeliveryError, TransientDeliveryError
@@ -282,3 +284,16 @@ def test_a_claim_no_longer_holds_once_the_row_is_finished() -> None:
         assert evaluate(still_ours(claimed), {"outbox_messages": row}) is holds, status
     taken_again = row_of(Model(attempts=3), row_id, "mail")
     assert not evaluate(still_ours(claimed), {"outbox_messages": taken_again})
+
+
+def test_the_pending_read_names_its_status_as_the_partial_index_does() -> None:
+    """The relay's and the sweep's read must match ix_outbox_messages_pending's predicate
+    (status = 'PENDING') in a prepared statement's generic plan, where a parameter's value
+    is unknown: the status is sent as a literal, not a parameter."""
+    due = due_for_publishing(["mail"], now=datetime(2026, 1, 1, tzinfo=UTC), options=OPTIONS)
+    sql = str(
+        select(OutboxMessage.id)
+        .where(due)
+        .compile(dialect=postgresql.dialect(), compile_kwargs={"render_postcompile": True})
+    )
+    assert "outbox_messages.status = 'PENDING'" in sql
