@@ -16,6 +16,7 @@ graphql-core's.
 
 from __future__ import annotations
 
+import functools
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -124,6 +125,11 @@ def _plans(schema: GraphQLSchema) -> dict[tuple[str, str], Any]:
 class PlainValuesExecutor(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's execution context, with plain attributes completed directly."""
 
+    @functools.cached_property
+    def _plain_plans(self) -> dict[tuple[str, str], Any]:
+        # Looked up once per request, not once per object (a weak-key lookup makes a weakref).
+        return _plans(self.schema)
+
     def execute_fields(
         self,
         parent_type: GraphQLObjectType,
@@ -137,7 +143,7 @@ class PlainValuesExecutor(StrawberryGraphQLCoreExecutionContext):
             return super().execute_fields(
                 parent_type, source_value, path, grouped_field_set, position_context
             )
-        plans = _plans(self.schema)
+        plans = self._plain_plans
         results: dict[str, Any] = {}
         is_awaitable = self.is_awaitable
         awaitable_fields: list[str] = []
